@@ -1,0 +1,5 @@
+"""Backends that read Redis streams: a live Redis server, or a ``.rdb`` file."""
+
+from .base import Entry, StreamSource, StreamStats
+
+__all__ = ["Entry", "StreamSource", "StreamStats"]

@@ -1,0 +1,166 @@
+"""A live Redis server (TCP, TLS or unix socket) as a :class:`StreamSource`.
+
+Only read commands are sent (SCAN, TYPE, XLEN, XRANGE, XREVRANGE, PING), so a user restricted to
+``+@read`` is enough. redis-py errors are translated into the package's hierarchy at this boundary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from ..entry_ids import EntryId
+from ..errors import SourceAuthenticationError, SourceConnectionError, SourceError
+from .base import Entry, StreamSource, StreamStats
+
+#: Connect quickly or fail: an unreachable server should be reported in seconds, not minutes.
+DEFAULT_CONNECT_TIMEOUT = 5.0
+#: Reads of large batches from a busy rig can take a while; redis-py's 5 s default is too tight.
+DEFAULT_READ_TIMEOUT = 120.0
+
+
+def make_client(
+    url: str | None = None,
+    unix_socket_path: str | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+) -> redis.Redis:
+    """A redis-py client with deliberate timeouts and two quick retries (reads are idempotent).
+
+    The client starts with the short ``connect_timeout`` for every socket operation, so that a wrong port or
+    a TLS handshake with a plain server fails in seconds; :class:`RedisStreamSource` raises it to
+    ``read_timeout`` once the server has answered a PING.
+
+    Parameters
+    ----------
+    url : str, optional
+        ``redis://[user:password@]host:port/db``, ``rediss://...`` (TLS) or ``unix://path``.
+    unix_socket_path : str, optional
+        A socket path, instead of ``url``.
+    connect_timeout : float
+        Seconds for connecting (and, until the first PING succeeds, for any socket operation).
+    """
+    options = dict(
+        socket_timeout=connect_timeout,
+        socket_connect_timeout=connect_timeout,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.1), 2),
+        decode_responses=False,
+    )
+    if url is not None:
+        return redis.Redis.from_url(url, **options)
+    return redis.Redis(unix_socket_path=unix_socket_path, **options)
+
+
+@contextlib.contextmanager
+def translated_redis_errors(description: str) -> Iterator[None]:
+    """Turn redis-py exceptions into :mod:`neuroconv_brand.errors` with an actionable message."""
+    try:
+        yield
+    except redis.exceptions.AuthenticationError as error:
+        raise SourceAuthenticationError(
+            f"{description}: authentication failed ({error}). Check the user name and password in the URL "
+            "(redis://user:password@host:port/db)."
+        ) from None
+    except redis.exceptions.NoPermissionError as error:
+        raise SourceAuthenticationError(
+            f"{description}: the Redis user lacks a permission the converter needs ({error}). It needs the read "
+            "commands only: e.g. `ACL SETUSER <user> on >pw ~* +@read +@connection`."
+        ) from None
+    except redis.exceptions.BusyLoadingError:
+        raise SourceConnectionError(
+            f"{description}: the server is still loading its dataset; try again when it has finished."
+        ) from None
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as error:
+        raise SourceConnectionError(
+            f"{description}: cannot reach the Redis server ({error}). Is it running, and are host, port or "
+            "socket path right?"
+        ) from None
+    except redis.exceptions.ResponseError as error:
+        raise SourceError(f"{description}: the server refused a read command: {error}") from None
+
+
+def _to_str(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisStreamSource(StreamSource):
+    """Read streams from a live Redis through a redis-py client.
+
+    Parameters
+    ----------
+    client : redis.Redis
+        The client (``decode_responses=False``). It is closed by :meth:`close` only if ``owns_client``.
+    description : str
+        How to name this source in messages.
+    owns_client : bool
+        Whether :meth:`close` closes the client.
+    read_timeout : float, optional
+        Once the server answered, the socket timeout for reads (only applied to clients this source owns).
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        description: str,
+        owns_client: bool = True,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
+    ):
+        self.client = client
+        self.description = description
+        self._owns_client = owns_client
+        with translated_redis_errors(description):
+            client.ping()
+        if owns_client and read_timeout is not None:
+            client.connection_pool.connection_kwargs["socket_timeout"] = read_timeout
+            client.connection_pool.disconnect()  # the next command reconnects with the read timeout
+
+    def stream_names(self) -> list[str]:
+        """Every key of type stream (``SCAN ... TYPE stream``; per-key TYPE on Redis < 6)."""
+        with translated_redis_errors(self.description):
+            try:
+                names = self.client.scan_iter(count=1000, _type="stream")
+                return sorted(_to_str(name) for name in names)
+            except redis.exceptions.ResponseError:
+                keys = list(self.client.scan_iter(count=1000))
+                types = self.client.pipeline(transaction=False)
+                for key in keys:
+                    types.type(key)
+                return sorted(_to_str(k) for k, t in zip(keys, types.execute()) if _to_str(t) == "stream")
+
+    def stream_stats(self, stream: str) -> StreamStats:
+        """Length and first/last ids from XLEN, XRANGE COUNT 1 and XREVRANGE COUNT 1."""
+        with translated_redis_errors(self.description):
+            pipe = self.client.pipeline(transaction=False)
+            pipe.type(stream).xlen(stream)
+            pipe.execute_command("XRANGE", stream, "-", "+", "COUNT", 1)
+            pipe.execute_command("XREVRANGE", stream, "+", "-", "COUNT", 1)
+            key_type, length, first, last = pipe.execute()
+        if _to_str(key_type) != "stream":
+            raise KeyError(stream)
+        return StreamStats(
+            length=int(length),
+            first_id=EntryId.parse(first[0][0]) if first else None,
+            last_id=EntryId.parse(last[0][0]) if last else None,
+        )
+
+    def read_range(
+        self, stream: str, start: EntryId | None = None, end: EntryId | None = None, count: int | None = None
+    ) -> list[Entry]:
+        """XRANGE stream start end [COUNT count]."""
+        with translated_redis_errors(self.description):
+            return self.client.xrange(
+                stream, min=str(start) if start else "-", max=str(end) if end else "+", count=count
+            )
+
+    def read_latest(self, stream: str, count: int = 1) -> list[Entry]:
+        """XREVRANGE stream + - COUNT count."""
+        with translated_redis_errors(self.description):
+            return self.client.xrevrange(stream, count=count)
+
+    def close(self) -> None:
+        """Close the client if this source created it."""
+        if self._owns_client:
+            self.client.close()
