@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
 
 from neuroconv_brand.redis_server import EmbeddedRedisServer
+from neuroconv_brand.testing import SessionConfig, SyntheticSession, save_session_rdb
 
 #: BRAND's own redis.supervisor.conf stream settings, so fixtures have realistic listpack nodes.
 BRAND_REDIS_CONFIG = {"stream-node-max-bytes": "4096", "stream-node-max-entries": "100"}
@@ -36,3 +38,30 @@ def redis_client(redis_server: EmbeddedRedisServer) -> Iterator[redis.Redis]:
 def data_dir() -> Path:
     """The folder of committed test fixtures."""
     return DATA_DIR
+
+
+@dataclass(frozen=True)
+class SavedSession:
+    """A synthetic BRAND session saved as a ``.rdb`` file, with its ground truth."""
+
+    rdb_path: Path
+    folder: Path
+    truth: SyntheticSession
+
+
+@pytest.fixture(scope="session")
+def hazard_session(tmp_path_factory) -> SavedSession:
+    """A 4 s, 2 x 64 channel, 2025-era session with every hazard on, saved once per test run (read only)."""
+    folder = tmp_path_factory.mktemp("hazard_session")
+    rdb_path = folder / "t0_231114T2213_demo.rdb"
+    truth = save_session_rdb(SessionConfig(duration_s=4.0, hazards=True, seed=1), rdb_path, folder)
+    return SavedSession(rdb_path, folder, truth)
+
+
+@pytest.fixture(scope="session")
+def clean_session(tmp_path_factory) -> SavedSession:
+    """A 4 s, 2 x 64 channel, 2025-era session without hazards, saved once per test run (read only)."""
+    folder = tmp_path_factory.mktemp("clean_session")
+    rdb_path = folder / "t0_231114T2213_clean.rdb"
+    truth = save_session_rdb(SessionConfig(duration_s=4.0, hazards=False, seed=2), rdb_path, folder)
+    return SavedSession(rdb_path, folder, truth)

@@ -1,5 +1,50 @@
 """neuroconv-brand: convert BRAND sessions (Redis streams or dump.rdb) to NWB with NeuroConv."""
 
-from .errors import BrandError
+from importlib.metadata import PackageNotFoundError, version
 
-__all__ = ["BrandError"]
+from .converter import BrandConverter
+from .errors import (
+    BrandError,
+    GraphError,
+    NoSupergraphError,
+    RdbFileError,
+    RedisServerNotFoundError,
+    SourceAuthenticationError,
+    SourceConnectionError,
+    SourceError,
+    StreamDecodeError,
+    UnsupportedEncodingError,
+)
+from .graph import Graph
+from .interfaces.timeseries import BrandTimeSeriesInterface
+from .session import BrandSession
+from .specs import KeySpec, StreamSpec, SyncTiming
+from .streams import EntryBatch, StreamReader
+
+try:
+    __version__ = version("neuroconv-brand")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "BrandConverter",
+    "BrandError",
+    "BrandSession",
+    "BrandTimeSeriesInterface",
+    "EntryBatch",
+    "Graph",
+    "GraphError",
+    "KeySpec",
+    "NoSupergraphError",
+    "RdbFileError",
+    "RedisServerNotFoundError",
+    "SourceAuthenticationError",
+    "SourceConnectionError",
+    "SourceError",
+    "StreamDecodeError",
+    "StreamReader",
+    "StreamSpec",
+    "SyncTiming",
+    "UnsupportedEncodingError",
+    "__version__",
+]

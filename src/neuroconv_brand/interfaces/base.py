@@ -1,0 +1,211 @@
+"""The common base of every BRAND stream interface: source sharing, the stream's timeline, and time alignment."""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+import weakref
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import numpy as np
+from neuroconv import BaseTemporalAlignmentInterface
+from neuroconv.utils import DeepDict
+
+from ..clocks import Clock, EntryTimes, compute_entry_times, session_start_datetime
+from ..decoding import OnBadEntry
+from ..errors import GraphError
+from ..graph import Graph
+from ..session import BrandSession
+from ..specs import StreamSpec
+from ..streams import EntryBatch, StreamReader
+
+#: Streams written by BRAND's supervisor and derivatives, never data.
+INFRASTRUCTURE_STREAMS = frozenset(
+    {
+        "supergraph_stream",
+        "supervisor_ipstream",
+        "graph_status",
+        "supervisor_status",
+        "booter",
+        "booter_status",
+        "last_saved_rdb",
+        "derivatives_status",
+        "console_logging",
+    }
+)
+
+
+def session_start_ms(session: BrandSession, graph: Graph) -> int:
+    """``session_start_time`` in Unix ms: the earliest first entry among the graph's exported streams.
+
+    Without exported streams, the earliest first entry of any data stream; without data, the graph load
+    (first ``supergraph_stream`` entry). Cached on the session.
+    """
+    cache = session.__dict__.setdefault("_start_ms", {})
+    key = id(graph)
+    if key not in cache:
+        present = set(session.source.stream_names())
+        candidates = [name for name in graph.enabled_streams if name in present]
+        if not candidates:
+            candidates = [name for name in present if name not in INFRASTRUCTURE_STREAMS]
+        if not candidates:
+            candidates = [name for name in ("supergraph_stream",) if name in present]
+        firsts = [session.source.stream_stats(name).first_id for name in candidates]
+        firsts = [first.ms for first in firsts if first is not None]
+        if not firsts:
+            raise GraphError(
+                f"{session.location.description}: no stream has entries, so there is nothing to convert."
+            )
+        cache[key] = min(firsts)
+    return cache[key]
+
+
+class BrandStreamInterface(BaseTemporalAlignmentInterface):
+    """Base class of the interfaces that convert one BRAND stream.
+
+    Subclasses set :attr:`type_nwb` and implement ``get_metadata`` / ``add_to_nwbfile``. Timestamps of a
+    stream interface are **entry** times (one per Redis entry) in seconds since ``session_start_time``;
+    multi-sample entries are unrolled when written.
+
+    Parameters
+    ----------
+    file_path : str
+        The BRAND source: a ``.rdb`` file, ``redis://host:port/db``, ``rediss://...``, or a unix socket path.
+        Named ``file_path`` so that NeuroConv's YAML runner joins it with the data folder.
+    stream_name : str
+        The stream to convert, as named in the graph.
+    brand_base_dir : str, optional
+        The BRAND base directory, needed when the supergraph does not carry compiled stream definitions
+        (graphs before 2025) so node YAMLs can be read.
+    clock : {"sync", "monotonic", "redis"}
+        What stamps the entries (see :mod:`neuroconv_brand.clocks`).
+    on_bad_entry : {"raise", "skip"}
+        Entries whose payload does not match the declared shape: raise, or drop them with a warning.
+    redis_server_path : str, optional
+        For ``.rdb`` sources: read through this redis-server instead of the direct file reader.
+    verbose : bool
+        Print progress.
+    """
+
+    type_nwb: ClassVar[str] = ""
+    keywords = ("BRAND", "brain-computer interface", "Redis")
+    associated_suffixes = (".rdb",)
+
+    def __init__(
+        self,
+        file_path: str | Path,
+        stream_name: str,
+        brand_base_dir: str | Path | None = None,
+        clock: Literal["sync", "monotonic", "redis"] = "sync",
+        on_bad_entry: Literal["raise", "skip"] = "raise",
+        redis_server_path: str | Path | None = None,
+        verbose: bool = False,
+    ):
+        super().__init__(
+            file_path=file_path,
+            stream_name=stream_name,
+            brand_base_dir=brand_base_dir,
+            clock=clock,
+            on_bad_entry=on_bad_entry,
+            redis_server_path=redis_server_path,
+            verbose=verbose,
+        )
+        self.session = BrandSession.open(file_path, redis_server_path=redis_server_path)
+        weakref.finalize(self, self.session.close)
+        self.graph = self.session.graph(brand_base_dir=brand_base_dir)
+        self.spec: StreamSpec = self._find_spec(stream_name)
+        self.clock: Clock = clock
+        self.on_bad_entry: OnBadEntry = on_bad_entry
+        self._timeline: EntryBatch | None = None
+        self._entry_times: EntryTimes | None = None
+        self._aligned_timestamps: np.ndarray | None = None
+
+    def _find_spec(self, stream_name: str) -> StreamSpec:
+        spec = self.graph.streams.get(stream_name)
+        if spec is None:
+            known = ", ".join(sorted(self.graph.streams)) or "none"
+            raise GraphError(f"stream '{stream_name}' is not in the graph; streams the graph knows: {known}.")
+        if self.type_nwb and spec.type_nwb != self.type_nwb:
+            raise GraphError(
+                f"stream '{stream_name}' has type_nwb {spec.type_nwb!r}; {type(self).__name__} converts "
+                f"{self.type_nwb} streams."
+            )
+        if stream_name not in set(self.session.source.stream_names()):
+            raise GraphError(
+                f"stream '{stream_name}' is defined in the graph but absent from {self.session.location.description} "
+                "(flushed before saving?)."
+            )
+        return spec
+
+    @property
+    def session_start_ms(self) -> int:
+        """``session_start_time`` in Unix milliseconds (see :func:`session_start_ms`)."""
+        return session_start_ms(self.session, self.graph)
+
+    def get_metadata(self) -> DeepDict:
+        """Session-level metadata: start time from the Redis ids, description from the graph."""
+        metadata = super().get_metadata()
+        metadata["NWBFile"]["session_start_time"] = session_start_datetime(self.session_start_ms)
+        metadata["NWBFile"]["session_description"] = self.graph.description or "BRAND session"
+        metadata["NWBFile"].setdefault("identifier", str(uuid.uuid4()))
+        if self.graph.graph_name:
+            metadata["NWBFile"]["session_id"] = self.graph.graph_name
+        return metadata
+
+    # --- the stream's timeline: ids, sync labels and monotonic stamps of every entry (one pass) ---
+
+    def _read_timeline(self) -> EntryBatch:
+        # In "skip" mode the exported keys are read too, so that entries with bad payloads are left out of
+        # the timeline exactly as the data pass will leave them out.
+        keys = list(self.spec.exported_keys) if self.on_bad_entry == "skip" else []
+        batch = StreamReader(self.session.source, self.spec, keys=keys, on_bad_entry=self.on_bad_entry).read()
+        return EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns)
+
+    @property
+    def timeline(self) -> EntryBatch:
+        """Ids, sync labels and monotonic stamps of every entry to write (read once, no data kept)."""
+        if self._timeline is None:
+            self._timeline = self._read_timeline()
+        return self._timeline
+
+    @property
+    def entry_times(self) -> EntryTimes:
+        """The entries' original session times with the chosen clock, and how they were obtained."""
+        if self._entry_times is None:
+            times = compute_entry_times(self.spec, self.timeline, self.clock, self.session_start_ms)
+            if times.fallback_entries:
+                warnings.warn(
+                    f"stream '{self.spec.name}': {times.fallback_entries} entries lack the {times.clock} clock's "
+                    f"field{' (' + times.label + ')' if times.label else ''}; they are stamped with their Redis "
+                    "entry-id time.",
+                    stacklevel=2,
+                )
+            if len(times.resets):
+                warnings.warn(
+                    f"stream '{self.spec.name}': sync label '{times.label}' restarts {len(times.resets)} time(s) "
+                    "(NSP clock reset); each segment is mapped onto the session clock separately.",
+                    stacklevel=2,
+                )
+            self._entry_times = times
+        return self._entry_times
+
+    def get_original_timestamps(self) -> np.ndarray:
+        """Entry times in seconds since ``session_start_time``, re-read from the source."""
+        timeline = self._read_timeline()
+        return compute_entry_times(self.spec, timeline, self.clock, self.session_start_ms).seconds.copy()
+
+    def get_timestamps(self) -> np.ndarray:
+        """Entry times after any alignment (seconds since ``session_start_time``)."""
+        if self._aligned_timestamps is not None:
+            return self._aligned_timestamps
+        return self.entry_times.seconds.copy()
+
+    def set_aligned_timestamps(self, aligned_timestamps: np.ndarray) -> None:
+        """Replace the entry times (one per entry, seconds since ``session_start_time``)."""
+        aligned = np.asarray(aligned_timestamps, dtype=np.float64)
+        if aligned.shape != (len(self.timeline),):
+            raise ValueError(
+                f"stream '{self.spec.name}' has {len(self.timeline)} entries; got {aligned.shape[0]} timestamps."
+            )
+        self._aligned_timestamps = aligned.copy()

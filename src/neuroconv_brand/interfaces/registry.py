@@ -1,0 +1,16 @@
+"""Which interface converts which ``type_nwb`` mechanism."""
+
+from __future__ import annotations
+
+from neuroconv import BaseDataInterface
+
+from .timeseries import BrandTimeSeriesInterface
+
+INTERFACE_BY_TYPE_NWB: dict[str, type[BaseDataInterface]] = {
+    "TimeSeries": BrandTimeSeriesInterface,
+}
+
+
+def interface_class_for(type_nwb: str | None) -> type[BaseDataInterface] | None:
+    """The interface class for a normalised ``type_nwb``, or None when this version has none."""
+    return INTERFACE_BY_TYPE_NWB.get(type_nwb) if type_nwb else None

@@ -1,0 +1,108 @@
+"""A lazy chunk iterator over one key of one stream, for pynwb/NeuroConv's backend configuration.
+
+Chunks and buffers always span every channel: an entry holds all channels, so a buffer that split channels
+would re-read every entry. A buffer is filled by reading only the entries it covers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from neuroconv.tools.hdmf import GenericDataChunkIterator
+
+from .decoding import OnBadEntry
+from .entry_ids import EntryId
+from .sources.base import StreamSource
+from .specs import StreamSpec
+from .streams import StreamReader
+
+DEFAULT_CHUNK_MB = 10.0
+DEFAULT_BUFFER_GB = 0.1
+
+
+def full_width_shapes(
+    num_rows: int, num_channels: int, itemsize: int, chunk_mb: float, buffer_gb: float
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Chunk and buffer shapes that span all channels; the buffer is a whole number of chunks."""
+    row_bytes = max(num_channels * itemsize, 1)
+    chunk_rows = int(max(1, min(num_rows, chunk_mb * 1e6 // row_bytes)))
+    chunks_per_buffer = int(max(1, buffer_gb * 1e9 // (chunk_rows * row_bytes)))
+    buffer_rows = int(min(max(num_rows, 1), chunk_rows * chunks_per_buffer))
+    return (max(chunk_rows, 1), num_channels), (max(buffer_rows, 1), num_channels)
+
+
+class StreamKeyIterator(GenericDataChunkIterator):
+    """The ``(time, channels)`` data of one stream key, read from the source buffer by buffer.
+
+    Parameters
+    ----------
+    source : StreamSource
+        Where the stream lives.
+    spec : StreamSpec
+        The stream's definition.
+    key : str
+        The field to read.
+    entry_ids : np.ndarray
+        ``(n, 2)`` ids of the entries to write, in order (from the stream's timeline pass).
+    on_bad_entry : {"raise", "skip"}
+        Must match what produced ``entry_ids``.
+    chunk_mb, buffer_gb : float
+        Target chunk and buffer sizes (both full channel width).
+    display_progress : bool
+        Show a progress bar while writing.
+    """
+
+    def __init__(
+        self,
+        source: StreamSource,
+        spec: StreamSpec,
+        key: str,
+        entry_ids: np.ndarray,
+        on_bad_entry: OnBadEntry = "raise",
+        chunk_mb: float = DEFAULT_CHUNK_MB,
+        buffer_gb: float = DEFAULT_BUFFER_GB,
+        display_progress: bool = False,
+        progress_bar_options: dict | None = None,
+    ):
+        self._key = spec.keys[key]
+        self._entry_ids = entry_ids
+        self._reader = StreamReader(
+            source, spec, keys=[key], on_bad_entry=on_bad_entry, with_sync=False, with_monotonic=False
+        )
+        samp, chan = self._key.samp, self._key.chan
+        rows = len(entry_ids) * samp
+        chunk_shape, buffer_shape = full_width_shapes(
+            rows, chan, self._key.numpy_dtype.itemsize, chunk_mb, buffer_gb
+        )
+        super().__init__(
+            chunk_shape=chunk_shape,
+            buffer_shape=buffer_shape,
+            display_progress=display_progress,
+            progress_bar_options=progress_bar_options or {"desc": f"{spec.name}.{key}"},
+        )
+
+    def _get_dtype(self) -> np.dtype:
+        return self._key.numpy_dtype.newbyteorder("=")
+
+    def _get_maxshape(self) -> tuple[int, int]:
+        return (len(self._entry_ids) * self._key.samp, self._key.chan)
+
+    def _get_data(self, selection: tuple[slice, ...]) -> np.ndarray:
+        rows, channels = selection
+        samp = self._key.samp
+        first_row, stop_row = rows.start or 0, rows.stop
+        first_entry, stop_entry = first_row // samp, -(-stop_row // samp)
+        start_id = EntryId(*map(int, self._entry_ids[first_entry]))
+        end_id = EntryId(*map(int, self._entry_ids[stop_entry - 1]))
+        out = np.empty(((stop_entry - first_entry) * samp, self._key.chan), dtype=self._get_dtype())
+        filled = 0
+        for batch in self._reader.iter_batches(start_id, end_id):
+            block = batch.data[self._key.name].reshape(-1, self._key.chan)
+            out[filled : filled + len(block)] = block
+            filled += len(block)
+        if filled != len(out):
+            raise RuntimeError(
+                f"stream '{self._reader.spec.name}' changed while reading: expected {len(out)} rows between "
+                f"{start_id} and {end_id}, read {filled}. Convert from a stopped session or a .rdb file."
+            )
+        offset = first_entry * samp
+        return out[first_row - offset : stop_row - offset, channels]

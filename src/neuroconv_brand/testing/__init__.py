@@ -1,0 +1,43 @@
+"""Synthetic BRAND sessions with exact ground truth, for tests, demos and benchmarks.
+
+Write a realistic session (supergraph of any era, node/participant/devices YAMLs, NSP, feature, task,
+parameter and supervisor streams, optional hazards) into a real Redis, or into a ``.rdb`` file::
+
+    from neuroconv_brand.testing import SessionConfig, generate_session, save_session_rdb
+
+    truth = generate_session(client, SessionConfig(duration_s=5.0, era="2025", hazards=True), folder)
+    truth.streams["thresh_cross"].ids          # (n, 2) uint64 entry ids
+    truth = save_session_rdb(SessionConfig(raw=True), "session.rdb", folder)
+"""
+
+from .config import ERAS, HAZARD_OPTIONS, SessionConfig
+from .errors import SessionConfigError, SessionTargetError, SessionWriteError
+from .session import BRAND_REDIS_CONFIG, generate_session, save_session_rdb
+from .task import pair_trial_states
+from .truth import (
+    ElectrodeTruth,
+    FieldLayout,
+    HazardTruth,
+    StreamTruth,
+    SyntheticSession,
+    TrialTruth,
+)
+
+__all__ = [
+    "BRAND_REDIS_CONFIG",
+    "ERAS",
+    "HAZARD_OPTIONS",
+    "ElectrodeTruth",
+    "FieldLayout",
+    "HazardTruth",
+    "SessionConfig",
+    "SessionConfigError",
+    "SessionTargetError",
+    "SessionWriteError",
+    "StreamTruth",
+    "SyntheticSession",
+    "TrialTruth",
+    "generate_session",
+    "pair_trial_states",
+    "save_session_rdb",
+]
