@@ -50,3 +50,42 @@ def atomic_output(target: str | os.PathLike, overwrite: bool = False) -> Iterato
     finally:
         if partial.exists():
             _remove(partial)
+
+
+def write_nwbfile(
+    nwbfile,
+    nwbfile_path: str | os.PathLike,
+    *,
+    backend: str | None = None,
+    backend_configuration=None,
+    overwrite: bool = False,
+) -> Path:
+    """NeuroConv's ``configure_and_write_nwbfile``, through a temporary file that replaces the target on success.
+
+    This is the second half of NeuroConv's customisation workflow: ``nwbfile = converter.create_nwbfile(...)``,
+    ``config = get_default_backend_configuration(nwbfile, backend="hdf5")``, edit ``config``, then
+    ``write_nwbfile(nwbfile, path, backend_configuration=config)``.
+
+    Parameters
+    ----------
+    nwbfile : pynwb.NWBFile
+        The in-memory file, with lazy iterators over the BRAND streams.
+    nwbfile_path : path
+        Target ``.nwb`` file (HDF5) or folder (Zarr).
+    backend : {"hdf5", "zarr"}, optional
+        Used when no configuration is given (then NeuroConv's defaults apply).
+    backend_configuration : HDF5BackendConfiguration or ZarrBackendConfiguration, optional
+        The edited configuration.
+    overwrite : bool
+        Replace an existing target.
+    """
+    from neuroconv.tools.nwb_helpers import configure_and_write_nwbfile
+
+    with atomic_output(nwbfile_path, overwrite=overwrite) as partial:
+        configure_and_write_nwbfile(
+            nwbfile=nwbfile,
+            nwbfile_path=partial,
+            backend=backend,
+            backend_configuration=backend_configuration,
+        )
+    return Path(nwbfile_path)

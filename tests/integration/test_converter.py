@@ -1,0 +1,83 @@
+"""BrandConverter: stream selection, atomic output, and NeuroConv's backend configuration workflow."""
+
+import h5py
+import numpy as np
+import pytest
+import zarr
+from neuroconv.tools.nwb_helpers import get_default_backend_configuration
+from pynwb import read_nwb
+
+from neuroconv_brand import BrandConverter
+from neuroconv_brand.errors import GraphError
+from neuroconv_brand.output_files import write_nwbfile
+
+
+def test_enabled_timeseries_streams_are_converted(clean_session, tmp_path):
+    converter = BrandConverter(file_path=clean_session.rdb_path)
+    assert {"sbp", "binned_spikes"} <= set(converter.data_interface_objects)
+    path = tmp_path / "session.nwb"
+    converter.run_conversion(nwbfile_path=path)
+    nwbfile = read_nwb(path)
+    truth = clean_session.truth.streams["binned_spikes"].fields["samples"]
+    np.testing.assert_array_equal(
+        nwbfile.acquisition["binned_spikes_samples"].data[:], truth.reshape(len(truth), -1)
+    )
+
+
+def test_streams_option_selects_exactly_those(clean_session):
+    converter = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp"])
+    assert list(converter.data_interface_objects) == ["sbp"]
+
+
+def test_unknown_stream_in_selection(clean_session):
+    with pytest.raises(GraphError, match=r"stream\(s\) \['nope'\] are not in the graph"):
+        BrandConverter(file_path=clean_session.rdb_path, streams=["nope"])
+
+
+def test_existing_output_is_kept_without_overwrite(clean_session, tmp_path):
+    path = tmp_path / "session.nwb"
+    path.write_bytes(b"precious")
+    converter = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp"])
+    with pytest.raises(FileExistsError, match="pass overwrite=True"):
+        converter.run_conversion(nwbfile_path=path)
+    assert path.read_bytes() == b"precious"
+
+
+def test_failed_conversion_leaves_no_partial_file(clean_session, tmp_path):
+    path = tmp_path / "session.nwb"
+    converter = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp"])
+    metadata = converter.get_metadata()
+    metadata["TimeSeries"]["sbp_samples"]["name"] = 42  # invalid: fails schema validation mid-conversion
+    with pytest.raises(Exception, match="42"):
+        converter.run_conversion(nwbfile_path=path, metadata=metadata)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("backend", ["hdf5", "zarr"])
+def test_edited_backend_configuration_is_what_lands_on_disk(clean_session, tmp_path, backend):
+    converter = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp"])
+    nwbfile = converter.create_nwbfile()
+    configuration = get_default_backend_configuration(nwbfile, backend=backend)
+    dataset = configuration.dataset_configurations["acquisition/sbp_samples/data"]
+    assert dataset.chunk_shape[1] == dataset.full_shape[1] == 128  # chunks span every channel by default
+    dataset.buffer_shape = dataset.full_shape
+    dataset.chunk_shape = (500, 64)
+    if backend == "hdf5":
+        dataset.compressors, dataset.compressor_options = ["gzip"], [{"level": 9}]
+    else:
+        dataset.compressors, dataset.compressor_options = ["zstd"], [{"level": 5}]
+    path = tmp_path / f"session.nwb{'.zarr' if backend == 'zarr' else ''}"
+    write_nwbfile(nwbfile, path, backend_configuration=configuration)
+
+    truth = clean_session.truth.streams["sbp"].fields["samples"]
+    if backend == "hdf5":
+        with h5py.File(path, "r") as file:
+            on_disk = file["acquisition/sbp_samples/data"]
+            assert on_disk.chunks == (500, 64)
+            assert (on_disk.compression, on_disk.compression_opts) == ("gzip", 9)
+            np.testing.assert_array_equal(on_disk[:], truth.reshape(len(truth), -1))
+    else:
+        on_disk = zarr.open(str(path), mode="r")["acquisition/sbp_samples/data"]
+        assert on_disk.chunks == (500, 64)
+        assert type(on_disk.compressor).__name__ == "Zstd" and on_disk.compressor.level == 5
+        np.testing.assert_array_equal(on_disk[:], truth.reshape(len(truth), -1))
