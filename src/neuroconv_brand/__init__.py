@@ -20,6 +20,7 @@ from .interfaces.timeseries import BrandTimeSeriesInterface
 from .session import BrandSession
 from .specs import KeySpec, StreamSpec, SyncTiming
 from .streams import EntryBatch, StreamReader
+from .yaml_runner import run_conversion_from_yaml
 
 try:
     __version__ = version("neuroconv-brand")
@@ -47,4 +48,10 @@ __all__ = [
     "SyncTiming",
     "UnsupportedEncodingError",
     "__version__",
+    "run_conversion_from_yaml",
 ]
+
+# Make this package's interfaces resolvable by NeuroConv's own YAML runner in this process.
+from .neuroconv_registration import register_with_neuroconv  # noqa: E402
+
+register_with_neuroconv()
