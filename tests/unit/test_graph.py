@@ -239,7 +239,7 @@ def test_missing_brand_base_dir_catalogues_streams_and_says_what_to_do() -> None
     graph = Graph.from_supergraph(nsp_all_model())
     advice = (
         "node YAML of node 'nsp_all' (name 'nsp_all', module '../brand-modules/brand-nsp') not located; "
-        "pass brand_base_dir (the BRAND checkout the session ran from) or node_yaml_paths={'nsp_all': <path>}"
+        "pass brand_base_dir (--brand-base-dir; the BRAND checkout the session ran from) or node_yaml_paths={'nsp_all': <path>}"
     )
     assert graph.problems == [
         f"stream '{name}': {advice}" for name in ("reref_neural", "thresh_cross", "sbp", "binned_spikes")

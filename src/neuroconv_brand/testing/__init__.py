@@ -8,6 +8,16 @@ parameter and supervisor streams, optional hazards) into a real Redis, or into a
     truth = generate_session(client, SessionConfig(duration_s=5.0, era="2025", hazards=True), folder)
     truth.streams["thresh_cross"].ids          # (n, 2) uint64 entry ids
     truth = save_session_rdb(SessionConfig(raw=True), "session.rdb", folder)
+
+Time model: the NSP ticks once per millisecond from ``start_time_ms``; every write has a simulated time
+from which its entry id (``<ms>-<seq>``, seq counting writes in the same ms) and its ``ts``
+(``monotonic_offset_ns`` + the same offset) derive, so ids are ground truth. Sync labels count the
+tracking id (1 kHz) or the NSP sample clock (30 kHz). Payloads are regenerated block by block from the seed,
+so ``StreamTruth.fields``/``field_slice`` can reproduce any window of a long session without storing it.
+Module map: :mod:`.config` (options), :mod:`.timeline` (clocks), :mod:`.neural` (payloads), :mod:`.task`
+(radialFSM), :mod:`.definitions`/:mod:`.supergraph`/:mod:`.yaml_files` (graph, eras, files),
+:mod:`.nsp_streams`/:mod:`.task_streams`/:mod:`.infra_streams` (streams), :mod:`.resp`/:mod:`.writer`
+(bulk XADD), :mod:`.truth` (ground truth types).
 """
 
 from .config import ERAS, HAZARD_OPTIONS, SessionConfig
