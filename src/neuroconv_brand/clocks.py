@@ -178,11 +178,13 @@ def sample_times(entry_seconds: np.ndarray, samples_per_entry: int, sample_rate:
 
 
 def regular_rate(times: np.ndarray, tolerance_s: float = 1e-9) -> float | None:
-    """The rate if ``times`` are evenly spaced to within ``tolerance_s``, else None (write timestamps)."""
+    """The rate if ``times`` are evenly spaced to within ``tolerance_s``, else None (write timestamps).
+
+    The rate is rounded to a micro-hertz so that a 1 kHz label clock gives ``1000.0``, not ``999.9999999952``.
+    """
     if len(times) < 2:
         return None
-    steps = np.diff(times)
-    step = float(np.median(steps))
-    if step <= 0 or np.abs(steps - step).max() > max(tolerance_s, step * 1e-9):
+    step = float(times[-1] - times[0]) / (len(times) - 1)
+    if step <= 0 or np.abs(np.diff(times) - step).max() > max(tolerance_s, step * 1e-9):
         return None
-    return 1.0 / step
+    return round(1.0 / step, 6)
