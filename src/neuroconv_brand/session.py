@@ -134,13 +134,16 @@ class BrandSession:
         redis_server_path : path, optional
             For ``.rdb`` files: the redis-server to load the file with (implies ``rdb_reader="server"``).
         rdb_reader : {"auto", "direct", "server"}
-            For ``.rdb`` files: ``"server"`` loads the file into an embedded redis-server; ``"direct"`` parses
-            it without a server; ``"auto"`` prefers the direct reader when available.
+            For ``.rdb`` files: ``"direct"`` (and ``"auto"``, the default) parses the file itself, any RDB
+            version, no server needed; ``"server"`` loads it into an embedded redis-server instead (implied by
+            ``redis_server_path``).
         read_timeout : float
             Seconds a single read may take on a live server.
         connect_timeout : float
             Seconds to connect to a live server before reporting it unreachable.
         """
+        if rdb_reader not in ("auto", "direct", "server"):
+            raise ValueError(f"rdb_reader must be 'auto', 'direct' or 'server', not {rdb_reader!r}")
         location = locate_source(source)
         if redis_server_path is not None and rdb_reader == "auto":
             rdb_reader = "server"
@@ -172,6 +175,10 @@ class BrandSession:
             source = RedisStreamSource(client, location.description, read_timeout=timeouts["read_timeout"])
             return cls(source, location, registry_key)
         read_rdb_version(location.target)  # fails early, with a clear message, on a non-RDB file
+        if rdb_reader in ("auto", "direct"):
+            from .rdb import RdbStreamSource
+
+            return cls(RdbStreamSource(location.target), location, registry_key)
         server = EmbeddedRedisServer(location.target, redis_server_path=redis_server_path)
         try:
             stream_source = RedisStreamSource(server.client(), location.description, read_timeout=None)

@@ -1,4 +1,4 @@
-"""Backends that read Redis streams: a live Redis server, or a ``.rdb`` file."""
+"""Backends that read Redis streams: a live Redis server, or a ``.rdb`` file parsed directly."""
 
 from .base import Entry, StreamSource, StreamStats
 

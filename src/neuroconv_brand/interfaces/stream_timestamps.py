@@ -1,0 +1,185 @@
+"""Every clock of a stream's entries, kept for provenance: ``processing/brand_timestamps/<stream>_ts``."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from hdmf.common import DynamicTable, VectorData
+from neuroconv.tools.nwb_helpers import get_module
+from neuroconv.utils import DeepDict
+from pynwb import NWBFile
+
+from ..clocks import compute_entry_times, redis_seconds
+from .base import BrandStreamInterface
+from .timeseries import STUB_ENTRIES
+
+#: The processing module that holds the per-stream clock tables.
+MODULE_NAME = "brand_timestamps"
+MODULE_DESCRIPTION = (
+    "Per-entry clocks of the converted BRAND streams (one table per stream, one row per Redis entry), kept so "
+    "that every clock a stream carried can be recovered: the time that stamps the data in this file, the "
+    "Redis entry id, the writer's CLOCK_MONOTONIC 'ts' field and every sync label."
+)
+
+
+def table_name(stream: str) -> str:
+    """The clock table of a stream, as exportNWB named its TimeSeries: ``<stream>_ts``."""
+    return f"{stream}_ts"
+
+
+def label_column(label: str) -> str:
+    """The column of sync label ``label``: ``sync_<label>`` (``/`` is not allowed in NWB names)."""
+    return "sync_" + label.replace("/", "_")
+
+
+class BrandStreamTimestampsInterface(BrandStreamInterface):
+    """Keep every clock of one stream's entries: a table ``processing/brand_timestamps/<stream>_ts``.
+
+    One row per entry written for the stream (the same entries as its data), with these columns (all times
+    in seconds; fixes exportNWB's ``_ts`` series that mixed nanoseconds and seconds, brand-format §10 item 9):
+
+    ``session_time``
+        The time that stamps the stream's data in this file: seconds since ``session_start_time`` on the
+        interface's ``clock``, after any alignment.
+    ``redis_time``
+        The Redis entry id's milliseconds, as seconds since ``session_start_time`` (millisecond resolution).
+    ``redis_seq``
+        The entry id's sequence number (integer): orders entries written in the same millisecond.
+    ``monotonic_time``
+        The ``ts`` field mapped onto the session axis (offset fitted to the Redis time), seconds since
+        ``session_start_time``; NaN for entries without ``ts``.
+    ``monotonic_clock``
+        The ``ts`` field as written: the writing machine's CLOCK_MONOTONIC in seconds; NaN where absent.
+    ``sync_<label>``
+        One per sync label (the graph's ``sync`` list, then any other label found in the entries): the label's
+        count divided by its rate (``sync_timing_hz``), in seconds on that label's own clock (since the
+        counter's zero); NaN for entries without the label. Labels the graph does not list use the default
+        sync rate; their column description says so.
+
+    Why a table and not exportNWB's TimeSeries: the clocks are parallel, differently-defined columns of the
+    same entries (an integer sequence number among them), which a ``DynamicTable`` stores with a name and a
+    description each (and reads as one ``pandas`` frame with ``to_dataframe()``), whereas a TimeSeries would
+    force one unit on an unlabelled matrix and duplicate one clock as its timestamps.
+
+    Parameters
+    ----------
+    file_path : str
+        The BRAND source: a ``.rdb`` file, ``redis://host:port/db``, ``rediss://...``, or a unix socket path.
+    stream_name : str
+        The stream whose clocks to keep (any stream of the graph, whatever its type_nwb).
+    brand_base_dir : str, optional
+        The BRAND base directory (for graphs whose supergraph has no compiled stream definitions).
+    clock : {"sync", "monotonic", "redis"}
+        The clock that stamps the stream's data (gives ``session_time``).
+    on_bad_entry : {"raise", "skip"}
+        Must match the stream's data interface: entries it skips are left out here too.
+    redis_server_path : str, optional
+        For ``.rdb`` sources: read through this redis-server instead of the direct file reader.
+    verbose : bool
+        Print progress.
+    """
+
+    display_name = "BRAND stream clocks"
+    info = "Every clock (Redis id, monotonic ts, sync labels) of a BRAND stream's entries, for provenance."
+
+    def get_metadata(self) -> DeepDict:
+        """Session metadata plus the table's description (``metadata["BrandTimestamps"][<stream>_ts]``)."""
+        metadata = super().get_metadata()
+        metadata["BrandTimestamps"][table_name(self.spec.name)] = dict(
+            name=table_name(self.spec.name),
+            description=f"Every clock of the entries of BRAND stream '{self.spec.name}', one row per entry.",
+        )
+        return metadata
+
+    def get_metadata_schema(self) -> dict:
+        """The base schema plus the ``BrandTimestamps`` block keyed by table name."""
+        schema = super().get_metadata_schema()
+        schema["properties"]["BrandTimestamps"] = {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": {"type": "string"}, "description": {"type": "string"}},
+                "additionalProperties": False,
+            },
+        }
+        return schema
+
+    def clock_columns(self) -> dict[str, tuple[np.ndarray, str]]:
+        """Every column of the table: ``name -> (values, description)``, one value per entry."""
+        timeline, spec = self.timeline, self.spec
+        columns: dict[str, tuple[np.ndarray, str]] = {
+            "session_time": (
+                self.get_timestamps(),
+                f"Time that stamps this stream's data in the file, on the '{self.clock}' clock "
+                "(seconds since session_start_time).",
+            ),
+            "redis_time": (
+                redis_seconds(timeline.ids, self.session_start_ms),
+                "Redis entry-id time (milliseconds since the Unix epoch), as seconds since session_start_time.",
+            ),
+            "redis_seq": (
+                timeline.ids[:, 1].astype(np.int64),
+                "Redis entry-id sequence number: orders entries written in the same millisecond.",
+            ),
+        }
+        stamps = timeline.monotonic_ns
+        has_stamp = stamps > 0 if stamps is not None else np.zeros(len(timeline), dtype=bool)
+        mapped = compute_entry_times(spec, timeline, "monotonic", self.session_start_ms).seconds
+        columns["monotonic_time"] = (
+            np.where(has_stamp, mapped, np.nan),
+            f"The '{spec.time_key}' field (CLOCK_MONOTONIC) mapped onto the session axis with an offset fitted to "
+            "the Redis time, seconds since session_start_time; NaN where the entry has no such field.",
+        )
+        raw = stamps.astype(np.float64) / 1e9 if stamps is not None else np.zeros(len(timeline))
+        columns["monotonic_clock"] = (
+            np.where(has_stamp, raw, np.nan),
+            f"The '{spec.time_key}' field as written: the writing machine's CLOCK_MONOTONIC in seconds; NaN where "
+            "absent.",
+        )
+        found = list(timeline.sync.values) if timeline.sync is not None else []
+        for label in dict.fromkeys([*spec.sync_labels, *found]):
+            rate = spec.sync_timing.rate_of(label)
+            listed = "" if label in spec.sync_labels else " (not in the graph's sync list: default sync rate)"
+            description = (
+                f"Sync label '{label}' divided by its rate {rate:g} Hz{listed}: seconds on the label's own clock; NaN "
+                "where the entry lacks the label."
+            )
+            if label in found:
+                values = np.where(timeline.sync.present[label], timeline.sync.values[label] / rate, np.nan)
+            else:
+                values = np.full(len(timeline), np.nan)
+            columns[label_column(label)] = (values, description)
+        return columns
+
+    def add_to_nwbfile(
+        self, nwbfile: NWBFile, metadata: dict | None = None, *, stub_test: bool = False
+    ) -> None:
+        """Add the ``<stream>_ts`` table to the ``brand_timestamps`` processing module.
+
+        Parameters
+        ----------
+        nwbfile : NWBFile
+            The file being built.
+        metadata : dict, optional
+            Metadata as from :meth:`get_metadata`, possibly edited.
+        stub_test : bool
+            Keep only the first entries, matching the data interfaces' stub.
+        """
+        metadata = metadata if metadata is not None else self.get_metadata()
+        if len(self.timeline) == 0:
+            warnings.warn(f"stream '{self.spec.name}' has no entries; no clock table written.", stacklevel=2)
+            return
+        rows = min(len(self.timeline), STUB_ENTRIES) if stub_test else len(self.timeline)
+        block = metadata.get("BrandTimestamps", {}).get(table_name(self.spec.name), {})
+        table = DynamicTable(
+            name=block.get("name", table_name(self.spec.name)),
+            description=block.get("description") or f"Every clock of BRAND stream '{self.spec.name}'.",
+            id=np.arange(rows),
+            columns=[
+                VectorData(name=name, description=description, data=values[:rows])
+                for name, (values, description) in self.clock_columns().items()
+            ],
+        )
+        get_module(nwbfile, MODULE_NAME, MODULE_DESCRIPTION).add(table)

@@ -1,0 +1,410 @@
+"""``type_nwb: Trial`` streams: the NWB trials table, from the task's state transitions."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from hdmf.common import VectorData
+from neuroconv.utils import DeepDict
+from pynwb import NWBFile
+from pynwb.epoch import TimeIntervals
+
+from ..errors import GraphError
+from ..specs import KeySpec, StreamSpec
+from ..streams import EntryBatch, StreamReader
+from ..trial_pairing import TrialPairing, first_event_between, pair_trials
+from .base import BrandStreamInterface
+
+#: Columns of the trials table whose names an indicator may not take.
+RESERVED_COLUMNS = frozenset(
+    {"id", "start_time", "stop_time", "tags", "timeseries", "start_indicator", "stop_indicator"}
+)
+#: Entry ids named in a warning, at most.
+_IDS_IN_MESSAGES = 3
+
+
+@dataclass(frozen=True)
+class TrialDefinition:
+    """What the ``nwb:`` block of a Trial stream's key says about its trials.
+
+    Attributes
+    ----------
+    state_key : str
+        The key holding the state of each entry (``trial_state``; default: the key carrying the block).
+    start_indicators, end_indicators : tuple
+        State values that start and that end a trial (``start_trial_indicators``, ``end_trial_indicators``).
+    other_indicators : tuple
+        State values whose first occurrence inside each trial becomes a time column (``other_trial_indicators``).
+    descriptions : dict
+        ``<indicator>_description`` of each other indicator (a default where the block has none).
+    """
+
+    state_key: str
+    start_indicators: tuple
+    end_indicators: tuple
+    other_indicators: tuple = ()
+    descriptions: dict[str, str] | None = None
+
+    def column_name(self, indicator) -> str:
+        """The trials column of an other indicator: the indicator itself, as text."""
+        return str(indicator)
+
+
+def _indicator_list(value, name: str, where: str, key: KeySpec, required: bool) -> tuple:
+    if value is None:
+        if required:
+            role = name.split("_", 1)[0]
+            raise GraphError(
+                f"{where}: the nwb block has no '{name}'; list the state values that {role} a trial"
+            )
+        return ()
+    values = list(value) if isinstance(value, list | tuple) else [value]
+    if required and not values:
+        raise GraphError(f"{where}: '{name}' is empty; list at least one state value")
+    if key.is_text:
+        return tuple(str(v) for v in values)
+    try:
+        return tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        raise GraphError(
+            f"{where}: '{name}' is {values!r}, but the state key '{key.name}' holds numbers ({key.dtype}); "
+            "list numeric state values"
+        ) from None
+
+
+def read_trial_definition(spec: StreamSpec) -> TrialDefinition:
+    """Read the trial settings from the ``nwb:`` block of a Trial stream's key.
+
+    Raises
+    ------
+    GraphError
+        When no key (or more than one) carries trial settings, ``trial_state`` names an undeclared or
+        multi-valued key, indicators are missing, or one state value plays two roles.
+    """
+    where = f"stream '{spec.name}' (type_nwb Trial)"
+    settings = ("trial_state", "start_trial_indicators", "end_trial_indicators")
+    carriers = [key for key in spec.exported_keys.values() if any(s in key.nwb for s in settings)]
+    if not carriers:
+        raise GraphError(
+            f"{where}: no key's nwb block defines trial_state / start_trial_indicators / end_trial_indicators; "
+            "add them to the node YAML (e.g. nwb: {trial_state: state, start_trial_indicators: [start_time], "
+            "end_trial_indicators: [end_time]})"
+        )
+    if len(carriers) > 1:
+        raise GraphError(
+            f"{where}: keys {[key.name for key in carriers]} all carry trial settings; keep them on one key"
+        )
+    nwb = carriers[0].nwb
+    state_key = str(nwb.get("trial_state", carriers[0].name))
+    where = f"{where}, key '{carriers[0].name}'"
+    if state_key not in spec.keys:
+        raise GraphError(
+            f"{where}: trial_state names key '{state_key}', which the stream does not declare "
+            f"(declared: {sorted(spec.keys)}); fix trial_state in the node YAML"
+        )
+    key = spec.keys[state_key]
+    if key.chan != 1 or key.samp != 1:
+        raise GraphError(
+            f"{where}: the state key '{state_key}' has {key.samp} x {key.chan} values per entry; a state key "
+            "holds one state per entry (chan_per_stream and samp_per_stream 1)"
+        )
+    starts = _indicator_list(nwb.get("start_trial_indicators"), "start_trial_indicators", where, key, True)
+    ends = _indicator_list(nwb.get("end_trial_indicators"), "end_trial_indicators", where, key, True)
+    others = _indicator_list(nwb.get("other_trial_indicators"), "other_trial_indicators", where, key, False)
+    roles = {"start": set(starts), "end": set(ends), "other": set(others)}
+    for first, second in (("start", "end"), ("start", "other"), ("end", "other")):
+        shared = roles[first] & roles[second]
+        if shared:
+            raise GraphError(
+                f"{where}: state value(s) {sorted(map(str, shared))} are both {first} and {second} indicators"
+            )
+    definition = TrialDefinition(state_key, starts, ends, others)
+    descriptions = {}
+    for indicator in others:
+        column = definition.column_name(indicator)
+        if column in RESERVED_COLUMNS:
+            raise GraphError(
+                f"{where}: other_trial_indicators entry '{column}' would replace the trials column '{column}'"
+            )
+        text = nwb.get(f"{column}_description")
+        descriptions[column] = (
+            str(text)
+            if text
+            else f"Time of the first '{column}' state between the trial's start and end entries."
+        )
+    return TrialDefinition(state_key, starts, ends, others, descriptions)
+
+
+@dataclass(frozen=True)
+class ComputedTrials:
+    """The trials of a Trial stream, in seconds since ``session_start_time``.
+
+    Attributes
+    ----------
+    pairing : TrialPairing
+        Start and end entry of each trial (state-stream indices) and the unpaired events.
+    start_time, stop_time : np.ndarray
+        float64 times of each trial's start and end entry.
+    events : dict
+        Per other indicator column: float64 time of its first entry inside each trial, NaN where none.
+    start_values, stop_values : np.ndarray
+        The state value that started and that ended each trial.
+    """
+
+    pairing: TrialPairing
+    start_time: np.ndarray
+    stop_time: np.ndarray
+    events: dict[str, np.ndarray]
+    start_values: np.ndarray
+    stop_values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.start_time)
+
+
+def trials_metadata_schema() -> dict:
+    """The ``TimeIntervals.trials`` metadata block shared by the Trial and TrialInfo interfaces."""
+    return {
+        "type": "object",
+        "properties": {
+            "trials": {
+                "type": "object",
+                "properties": {
+                    "table_description": {"type": "string"},
+                    "column_descriptions": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+                "additionalProperties": False,
+            }
+        },
+    }
+
+
+def describe_entries(ids: np.ndarray, indices: Sequence[int]) -> str:
+    """``"1700000000119-0, 1700000000319-0 and 3 more"`` for warnings."""
+    shown = [f"{int(ids[i, 0])}-{int(ids[i, 1])}" for i in list(indices)[:_IDS_IN_MESSAGES]]
+    more = len(indices) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+class BrandTrialsInterface(BrandStreamInterface):
+    """Convert a BRAND ``Trial`` stream into the NWB trials table.
+
+    The stream holds one entry per task-state transition. The key named by ``trial_state`` in a key's
+    ``nwb:`` block holds the state (default: that key itself; exportNWB hard-coded ``state``).
+    ``start_trial_indicators`` / ``end_trial_indicators`` list the states that start and end a trial. A
+    trial runs from a start entry to the next end entry, when no other start or end lies between them:
+
+    - a start followed by another start before any end is skipped (warning with the count and entry ids);
+    - an end without an open start is skipped (warning);
+    - a last start without an end (the block stopped during a trial) is dropped (warning).
+
+    Columns: ``start_time`` and ``stop_time`` (the entry times of the start and end entries), one time column
+    per ``other_trial_indicators`` entry named after it (the first such entry between the trial's start and
+    end entries, NaN when none; described by ``<indicator>_description``), and ``start_indicator`` /
+    ``stop_indicator`` (the state value) when several start / end indicators are declared. All times are
+    seconds since ``session_start_time`` on the interface's clock (after any alignment).
+
+    An NWB file has one trials table, so a session converts at most one Trial stream: adding a second one to
+    a file that already has trials is an error.
+
+    Parameters
+    ----------
+    file_path : str
+        The BRAND source: a ``.rdb`` file, ``redis://host:port/db``, ``rediss://...``, or a unix socket path.
+    stream_name : str
+        The Trial stream to convert.
+    brand_base_dir : str, optional
+        The BRAND base directory (for graphs whose supergraph has no compiled stream definitions).
+    clock : {"sync", "monotonic", "redis"}
+        What stamps the entries.
+    on_bad_entry : {"raise", "skip"}
+        Entries whose payload does not match the declared shape: raise, or drop them with a warning.
+    redis_server_path : str, optional
+        For ``.rdb`` sources: read through this redis-server instead of the direct file reader.
+    verbose : bool
+        Print progress.
+    """
+
+    display_name = "BRAND Trial stream"
+    info = "A BRAND Redis stream whose node YAML says type_nwb: Trial (task state transitions)."
+    type_nwb = "Trial"
+
+    def __init__(
+        self,
+        file_path: str | Path,
+        stream_name: str,
+        brand_base_dir: str | Path | None = None,
+        clock: Literal["sync", "monotonic", "redis"] = "sync",
+        on_bad_entry: Literal["raise", "skip"] = "raise",
+        redis_server_path: str | Path | None = None,
+        verbose: bool = False,
+    ):
+        super().__init__(
+            file_path=file_path,
+            stream_name=stream_name,
+            brand_base_dir=brand_base_dir,
+            clock=clock,
+            on_bad_entry=on_bad_entry,
+            redis_server_path=redis_server_path,
+            verbose=verbose,
+        )
+        self.definition = read_trial_definition(self.spec)
+        self._states: np.ndarray | None = None
+
+    def _read_timeline(self) -> EntryBatch:
+        # The states are read in the timeline pass, so they always line up with the entry times.
+        extra = list(self.spec.exported_keys) if self.on_bad_entry == "skip" else []
+        keys = list(dict.fromkeys([self.definition.state_key, *extra]))
+        batch = StreamReader(self.session.source, self.spec, keys=keys, on_bad_entry=self.on_bad_entry).read()
+        states = batch.data.get(self.definition.state_key)
+        if states is None:
+            states = np.zeros(0, dtype=object)
+        self._states = states if states.dtype == object else states.reshape(len(batch))
+        return EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns)
+
+    @property
+    def states(self) -> np.ndarray:
+        """The state of every entry (text as an object array, numbers as a 1-D array)."""
+        if self._states is None or len(self._states) != len(self.timeline):
+            self._read_timeline()
+        return self._states
+
+    def get_metadata(self) -> DeepDict:
+        """Session metadata plus the trials table and column descriptions (``metadata["TimeIntervals"]["trials"]``)."""
+        metadata = super().get_metadata()
+        d = self.definition
+        starts, ends = self._indicator_text(d.start_indicators), self._indicator_text(d.end_indicators)
+        metadata["TimeIntervals"]["trials"] = dict(
+            table_description=(
+                f"Trials of the BRAND task: from a {starts} state to the next {ends} state of key "
+                f"'{d.state_key}' in stream '{self.spec.name}'."
+            ),
+            column_descriptions=self.default_column_descriptions(),
+        )
+        return metadata
+
+    @staticmethod
+    def _indicator_text(indicators: tuple) -> str:
+        return ", ".join(f"'{v}'" for v in indicators)
+
+    def default_column_descriptions(self) -> dict[str, str]:
+        """The description of every column this interface writes, by column name."""
+        d = self.definition
+        starts, ends = self._indicator_text(d.start_indicators), self._indicator_text(d.end_indicators)
+        columns = {
+            "start_time": f"Time of the entry that started the trial (state {starts}).",
+            "stop_time": f"Time of the entry that ended the trial (state {ends}).",
+            **(d.descriptions or {}),
+        }
+        if len(d.start_indicators) > 1:
+            columns["start_indicator"] = "The state value that started the trial."
+        if len(d.end_indicators) > 1:
+            columns["stop_indicator"] = "The state value that ended the trial."
+        return columns
+
+    def get_metadata_schema(self) -> dict:
+        """The base schema plus the ``TimeIntervals.trials`` block."""
+        schema = super().get_metadata_schema()
+        schema["properties"]["TimeIntervals"] = trials_metadata_schema()
+        return schema
+
+    def compute_trials(self) -> ComputedTrials:
+        """Pair the stream's states into trials and time them (warns about events that form no trial)."""
+        d = self.definition
+        states = self.states
+        pairing = pair_trials(np.isin(states, d.start_indicators), np.isin(states, d.end_indicators))
+        self._warn_unpaired(pairing)
+        times = self.get_timestamps()
+        events = {}
+        for indicator in d.other_indicators:
+            first = first_event_between(np.flatnonzero(states == indicator), pairing.starts, pairing.stops)
+            events[d.column_name(indicator)] = np.where(first >= 0, times[np.maximum(first, 0)], np.nan)
+        trials = ComputedTrials(
+            pairing=pairing,
+            start_time=times[pairing.starts],
+            stop_time=times[pairing.stops],
+            events=events,
+            start_values=states[pairing.starts],
+            stop_values=states[pairing.stops],
+        )
+        backwards = int((trials.stop_time < trials.start_time).sum())
+        if backwards:
+            warnings.warn(
+                f"stream '{self.spec.name}': {backwards} trial(s) end before they start on the {self.clock} clock "
+                "(a clock reset inside a trial?); check the clock option.",
+                stacklevel=2,
+            )
+        return trials
+
+    def _warn_unpaired(self, pairing: TrialPairing) -> None:
+        ids, stream = self.timeline.ids, self.spec.name
+        if len(pairing.superseded_starts):
+            warnings.warn(
+                f"stream '{stream}': {len(pairing.superseded_starts)} trial start(s) followed by another start "
+                f"before any end (entries {describe_entries(ids, pairing.superseded_starts)}); these starts form "
+                "no trial and were skipped.",
+                stacklevel=3,
+            )
+        if len(pairing.orphan_ends):
+            warnings.warn(
+                f"stream '{stream}': {len(pairing.orphan_ends)} trial end(s) without a start (entries "
+                f"{describe_entries(ids, pairing.orphan_ends)}); skipped.",
+                stacklevel=3,
+            )
+        if pairing.unfinished_start is not None:
+            warnings.warn(
+                f"stream '{stream}': the last trial (start at entry "
+                f"{describe_entries(ids, [pairing.unfinished_start])}) has no end (the block stopped during a "
+                "trial); dropped.",
+                stacklevel=3,
+            )
+
+    def add_to_nwbfile(
+        self, nwbfile: NWBFile, metadata: dict | None = None, *, stub_test: bool = False
+    ) -> None:
+        """Add the trials table to ``nwbfile``.
+
+        Parameters
+        ----------
+        nwbfile : NWBFile
+            The file being built; it must not have a trials table yet.
+        metadata : dict, optional
+            Metadata as from :meth:`get_metadata`, possibly edited (``TimeIntervals.trials`` descriptions).
+        stub_test : bool
+            Accepted for symmetry with the other interfaces; trial streams are small and always written whole.
+        """
+        if nwbfile.trials is not None:
+            enabled = [name for name, spec in self.graph.enabled_streams.items() if spec.type_nwb == "Trial"]
+            raise GraphError(
+                f"stream '{self.spec.name}': the NWB file already has a trials table, and an NWB file holds one. "
+                f"Convert a single Trial stream (the graph enables: {', '.join(enabled) or 'none'}); with "
+                "BrandConverter pass streams=[...] to choose."
+            )
+        metadata = metadata if metadata is not None else self.get_metadata()
+        trials = self.compute_trials()
+        if len(trials) == 0:
+            warnings.warn(
+                f"stream '{self.spec.name}' holds no complete trial; no trials table written.", stacklevel=2
+            )
+            return
+        block = metadata.get("TimeIntervals", {}).get("trials", {})
+        descriptions = self.default_column_descriptions()
+        descriptions.update(block.get("column_descriptions", {}))
+        table_description = block.get("table_description") or f"Trials of BRAND stream '{self.spec.name}'."
+        values = {"start_time": trials.start_time, "stop_time": trials.stop_time, **trials.events}
+        if len(self.definition.start_indicators) > 1:
+            values["start_indicator"] = trials.start_values.astype(str)
+        if len(self.definition.end_indicators) > 1:
+            values["stop_indicator"] = trials.stop_values.astype(str)
+        columns = [
+            VectorData(name=name, description=descriptions.get(name, name), data=data)
+            for name, data in values.items()
+        ]
+        nwbfile.trials = TimeIntervals(
+            name="trials", description=table_description, columns=columns, id=np.arange(len(trials))
+        )
