@@ -14,7 +14,8 @@ Three clocks can stamp a stream:
     The entry id's milliseconds (ties within one millisecond keep the same time).
 
 Entries that lack what the chosen clock needs (an empty ``{}`` sync written before a node's first input)
-fall back to their Redis time, and the fallback is counted in the :class:`EntryTimes` report.
+fall back to their Redis time minus the stream's median publication latency (so they stay in order with the
+stream's other entries), and the fallback is counted in the :class:`EntryTimes` report.
 Pure functions over numpy arrays: no Redis here.
 """
 
@@ -88,7 +89,93 @@ def blocking_label(spec: StreamSpec, timeline: EntryBatch) -> str | None:
     return None
 
 
-def compute_entry_times(spec: StreamSpec, timeline: EntryBatch, clock: Clock, start_ms: int) -> EntryTimes:
+@dataclass(frozen=True)
+class ClockReading:
+    """One stream's readings of a clock, in seconds, next to its Redis times.
+
+    Attributes
+    ----------
+    clock : str
+        Which clock was read.
+    label : str or None
+        The sync label (``clock == "sync"``).
+    clock_s : np.ndarray
+        The clock's value at each entry, in seconds on its own axis (label / rate, or monotonic s).
+    present : np.ndarray
+        Whether each entry carried the clock's field.
+    redis_s : np.ndarray
+        Each entry's Redis time, seconds since ``session_start_time``.
+    reset_aware : bool
+        Whether the clock can restart (sync labels can; CLOCK_MONOTONIC cannot).
+    """
+
+    clock: Clock
+    label: str | None
+    clock_s: np.ndarray
+    present: np.ndarray
+    redis_s: np.ndarray
+    reset_aware: bool
+
+    def segments(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Reset positions (entry indices) and the entry indices of each segment between resets."""
+        valid = np.flatnonzero(self.present)
+        resets = find_resets(self.clock_s[valid]) if self.reset_aware else np.zeros(0, dtype=np.int64)
+        bounds = np.concatenate([[0], resets, [len(valid)]]).astype(np.int64)
+        return valid[resets].astype(np.int64), [valid[first:last] for first, last in pairwise(bounds)]
+
+
+@dataclass(frozen=True)
+class ClockFit:
+    """How a clock maps onto the session axis: one offset per segment between clock resets.
+
+    ``session_time = clock_time + offsets_s[k]`` in segment ``k``; segment ``k >= 1`` starts at Redis time
+    ``segment_starts_s[k - 1]`` (seconds since ``session_start_time``). Fitted once per session on the largest
+    stream carrying the clock, so every stream stamped by the clock shares it.
+    """
+
+    offsets_s: np.ndarray
+    segment_starts_s: np.ndarray
+
+    def offset_for(self, redis_s: np.ndarray) -> float:
+        """The offset of the segment that holds entries at Redis times ``redis_s`` (their median decides)."""
+        index = int(np.searchsorted(self.segment_starts_s, np.median(redis_s), side="right"))
+        return float(self.offsets_s[min(index, len(self.offsets_s) - 1)])
+
+
+def read_clock(spec: StreamSpec, timeline: EntryBatch, clock: Clock, start_ms: int) -> ClockReading:
+    """Extract ``clock``'s readings from a stream's timeline (see :class:`ClockReading`)."""
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {CLOCKS}, not {clock!r}")
+    redis_s = redis_seconds(timeline.ids, start_ms)
+    nothing = np.zeros(len(redis_s), dtype=bool)
+    if clock == "redis":
+        return ClockReading("redis", None, redis_s, ~nothing, redis_s, reset_aware=False)
+    if clock == "monotonic":
+        stamps = timeline.monotonic_ns
+        if stamps is None:
+            return ClockReading("monotonic", None, redis_s, nothing, redis_s, reset_aware=False)
+        return ClockReading("monotonic", None, stamps.astype(np.float64) / 1e9, stamps > 0, redis_s, False)
+    label = blocking_label(spec, timeline)
+    if label is None or timeline.sync is None or label not in timeline.sync.values:
+        return ClockReading("sync", label, redis_s, nothing, redis_s, reset_aware=True)
+    label_s = timeline.sync.values[label] / spec.sync_timing.rate_of(label)
+    return ClockReading("sync", label, label_s, timeline.sync.present[label], redis_s, reset_aware=True)
+
+
+def fit_clock(reading: ClockReading) -> ClockFit | None:
+    """Fit per-segment offsets (median of ``redis - clock``) on a reading; None if no entry carries the clock."""
+    _, segments = reading.segments()
+    segments = [segment for segment in segments if len(segment)]
+    if not segments:
+        return None
+    offsets = [robust_offset(reading.redis_s[segment], reading.clock_s[segment]) for segment in segments]
+    starts = [reading.redis_s[segment[0]] for segment in segments[1:]]
+    return ClockFit(np.array(offsets), np.array(starts, dtype=np.float64))
+
+
+def compute_entry_times(
+    spec: StreamSpec, timeline: EntryBatch, clock: Clock, start_ms: int, fit: ClockFit | None = None
+) -> EntryTimes:
     """Session times of every entry of one stream with ``clock``.
 
     Parameters
@@ -101,56 +188,32 @@ def compute_entry_times(spec: StreamSpec, timeline: EntryBatch, clock: Clock, st
         What stamps the entries.
     start_ms : int
         ``session_start_time`` in Unix milliseconds.
+    fit : ClockFit, optional
+        The session's fit of this clock (shared by all streams); fitted on this stream alone when None.
     """
-    if clock not in CLOCKS:
-        raise ValueError(f"clock must be one of {CLOCKS}, not {clock!r}")
-    redis_s = redis_seconds(timeline.ids, start_ms)
-    if clock == "redis" or len(redis_s) == 0:
-        return EntryTimes(redis_s, clock)
-    if clock == "monotonic":
-        stamps = timeline.monotonic_ns
-        present = stamps > 0 if stamps is not None else np.zeros(len(redis_s), dtype=bool)
-        return _map_segments(
-            stamps.astype(np.float64) / 1e9 if stamps is not None else redis_s,
-            present,
-            redis_s,
-            "monotonic",
-            None,
-            reset_aware=False,
-        )
-    label = blocking_label(spec, timeline)
-    if label is None or label not in timeline.sync.values:
-        return EntryTimes(redis_s, "sync", label, fallback_entries=len(redis_s))
-    counts = timeline.sync.values[label]
-    present = timeline.sync.present[label]
-    label_s = counts / spec.sync_timing.rate_of(label)
-    return _map_segments(label_s, present, redis_s, "sync", label, reset_aware=True)
-
-
-def _map_segments(
-    clock_s: np.ndarray,
-    present: np.ndarray,
-    redis_s: np.ndarray,
-    clock: Clock,
-    label: str | None,
-    reset_aware: bool,
-) -> EntryTimes:
-    seconds = redis_s.copy()
-    valid = np.flatnonzero(present)
-    if len(valid) == 0:
-        return EntryTimes(seconds, clock, label, fallback_entries=len(seconds))
-    resets_in_valid = find_resets(clock_s[valid]) if reset_aware else np.zeros(0, dtype=np.int64)
-    bounds = np.concatenate([[0], resets_in_valid, [len(valid)]])
-    for first, last in pairwise(bounds):
-        segment = valid[first:last]
-        offset = robust_offset(redis_s[segment], clock_s[segment])
-        seconds[segment] = clock_s[segment] + offset
+    reading = read_clock(spec, timeline, clock, start_ms)
+    seconds = reading.redis_s.copy()
+    if clock == "redis":
+        return EntryTimes(seconds, clock)
+    fit = fit or fit_clock(reading)
+    resets, segments = reading.segments()
+    if fit is None:
+        return EntryTimes(seconds, clock, reading.label, fallback_entries=len(seconds))
+    for segment in segments:
+        if len(segment):
+            offset = fit.offset_for(reading.redis_s[segment])
+            seconds[segment] = reading.clock_s[segment] + offset
+    missing = ~reading.present
+    if missing.any() and reading.present.any():
+        # Redis time minus the stream's typical publication latency: on the same axis as its clocked entries.
+        latency = float(np.median(reading.redis_s[reading.present] - seconds[reading.present]))
+        seconds[missing] = reading.redis_s[missing] - latency
     return EntryTimes(
         seconds,
         clock,
-        label,
-        resets=valid[resets_in_valid].astype(np.int64),
-        fallback_entries=int(len(seconds) - len(valid)),
+        reading.label,
+        resets=resets,
+        fallback_entries=int(len(seconds) - reading.present.sum()),
     )
 
 

@@ -1,7 +1,6 @@
 """BrandPositionInterface on synthetic sessions: payloads, times, nwb settings, NeuroConv's mixins, nwbinspector."""
 
 import dataclasses
-import itertools
 import json
 
 import numpy as np
@@ -13,22 +12,10 @@ from pynwb.testing.mock.file import mock_NWBFile
 
 from neuroconv_brand.errors import GraphError
 from neuroconv_brand.interfaces.position import BrandPositionInterface, normalize_unit
+from neuroconv_brand.testing import expected_sync_times
 
 LABEL, RATE = "nsp_idx_1", 1000.0
 KEYS = ("X", "Y", "radius", "state")
-
-
-def expected_sync_times(stream_truth, start_ms):
-    """label / rate + median offset to the Redis time per segment between label resets; Redis time without label."""
-    redis_s = (stream_truth.ids[:, 0].astype(np.int64) - start_ms) / 1000.0
-    present = np.flatnonzero(stream_truth.sync_present[LABEL])
-    label_s = stream_truth.sync[LABEL][present] / RATE
-    times = redis_s.copy()
-    bounds = [0, *(np.flatnonzero(np.diff(label_s) < 0) + 1).tolist(), len(present)]
-    for first, stop in itertools.pairwise(bounds):
-        segment = present[first:stop]
-        times[segment] = label_s[first:stop] + np.median(redis_s[segment] - label_s[first:stop])
-    return times, redis_s
 
 
 def series_times(series):
@@ -68,8 +55,8 @@ def test_positions_and_times_equal_the_truth(saved, stream, tmp_path):
     path = tmp_path / "position.nwb"
     interface.run_conversion(nwbfile_path=path, overwrite=True)
     position = read_nwb(path).acquisition[stream]
-    expected_times, redis_s = expected_sync_times(truth, interface.session_start_ms)
-    assert np.abs(expected_times - redis_s).max() < 1e-3
+    expected_times, redis_s = expected_sync_times(saved.truth, stream, interface.session_start_ms)
+    assert np.abs(expected_times - redis_s).max() < 0.05  # label time vs publication: the task node's latency
     for key in KEYS:
         series = position[key]
         payload = truth.fields[key]
@@ -79,14 +66,16 @@ def test_positions_and_times_equal_the_truth(saved, stream, tmp_path):
         np.testing.assert_allclose(series_times(series), expected_times, atol=1e-9)
 
 
-def test_empty_sync_entries_keep_their_redis_time(hazard_session):
+def test_empty_sync_entries_take_their_latency_corrected_redis_time(hazard_session):
     truth = hazard_session.truth.streams["cursorData"]
     n_empty = hazard_session.truth.hazards.empty_sync["cursorData"]
     interface = BrandPositionInterface(file_path=str(hazard_session.rdb_path), stream_name="cursorData")
     with pytest.warns(UserWarning, match=rf"{n_empty} entries lack the sync clock's field \(nsp_idx_1\)"):
         times = interface.get_timestamps()
-    redis_s = (truth.ids[:n_empty, 0].astype(np.int64) - interface.session_start_ms) / 1000.0
-    np.testing.assert_array_equal(times[:n_empty], redis_s)
+    expected, redis_s = expected_sync_times(hazard_session.truth, "cursorData", interface.session_start_ms)
+    np.testing.assert_allclose(times, expected, atol=1e-9)
+    latency = np.median(redis_s[n_empty:] - times[n_empty:])
+    np.testing.assert_allclose(times[:n_empty], redis_s[:n_empty] - latency, atol=1e-9)
     assert np.all(np.diff(times) > 0)
 
 

@@ -9,14 +9,7 @@ from pynwb import read_nwb
 from neuroconv_brand.clocks import session_start_datetime
 from neuroconv_brand.errors import GraphError
 from neuroconv_brand.interfaces.timeseries import BrandTimeSeriesInterface
-
-
-def expected_sync_times(stream_truth, label, rate, start_ms):
-    """The documented sync clock: label / rate + median offset to the Redis id clock (entries with the label)."""
-    present = stream_truth.sync_present[label]
-    label_s = stream_truth.sync[label][present] / rate
-    redis_s = (stream_truth.ids[present, 0].astype(np.int64) - start_ms) / 1000.0
-    return label_s + np.median(redis_s - label_s), present
+from neuroconv_brand.testing import expected_sync_times
 
 
 def enabled_start_ms(truth, graph):
@@ -53,8 +46,8 @@ def test_sync_clock_times_regular_series_written_with_rate(clean_session, tmp_pa
     truth = clean_session.truth
     start_ms = enabled_start_ms(truth, interface.graph)
     assert interface.session_start_ms == start_ms
-    expected, present = expected_sync_times(truth.streams["sbp"], "nsp_idx_1", 1000.0, start_ms)
-    assert present.all()
+    assert truth.streams["sbp"].sync_present["nsp_idx_1"].all()
+    expected, _ = expected_sync_times(truth, "sbp", start_ms)
     np.testing.assert_allclose(interface.get_timestamps(), expected, atol=1e-9)
 
     path = tmp_path / "sbp.nwb"
@@ -75,11 +68,8 @@ def test_nsp_clock_reset_keeps_every_entry_and_time_runs_on(hazard_session, tmp_
     assert interface.entry_times.resets.tolist() == [reset_at]
     stream = truth.streams["sbp"]
     assert len(times) == len(stream.ids)  # exportNWB would cut everything before the reset
-    start_ms = interface.session_start_ms
-    for segment in (slice(0, reset_at), slice(reset_at, None)):
-        label_s = stream.sync["nsp_idx_1"][segment] / 1000.0
-        redis_s = (stream.ids[segment, 0].astype(np.int64) - start_ms) / 1000.0
-        np.testing.assert_allclose(times[segment], label_s + np.median(redis_s - label_s), atol=1e-9)
+    expected, _ = expected_sync_times(truth, "sbp", interface.session_start_ms)
+    np.testing.assert_allclose(times, expected, atol=1e-9)
     assert np.all(np.diff(times) > 0)
 
 

@@ -7,6 +7,8 @@ from neuroconv_brand.clocks import (
     compute_entry_times,
     entry_rate,
     find_resets,
+    fit_clock,
+    read_clock,
     regular_rate,
     sample_times,
     session_start_datetime,
@@ -104,3 +106,18 @@ def test_rates_and_regularity():
     assert regular_rate(np.arange(10) / 1000.0) == pytest.approx(1000.0)
     assert regular_rate(np.array([0.0, 0.001, 0.0025])) is None
     assert find_resets(np.array([1, 2, 3, 1, 2, 0])).tolist() == [3, 5]
+
+
+def test_a_shared_fit_puts_a_late_stream_on_the_reference_axis():
+    # reference stream publishes label k at k ms; a task stream publishes the same labels 20 ms later
+    labels = np.arange(100, 200)
+    reference = make_timeline(START_MS + labels, [{"i": int(v)} for v in labels])
+    late = make_timeline(START_MS + labels[::10] + 20, [{}] + [{"i": int(v)} for v in labels[10::10]])
+    spec = StreamSpec("s", sync_labels=["i"])
+    fit = fit_clock(read_clock(spec, reference, "sync", START_MS))
+    times = compute_entry_times(spec, late, "sync", START_MS, fit)
+    np.testing.assert_allclose(times.seconds[1:], labels[10::10] / 1000.0, atol=1e-12)
+    # the entry without a label: its Redis time minus the stream's 20 ms latency, so the order is kept
+    assert times.fallback_entries == 1
+    assert times.seconds[0] == pytest.approx(0.100)
+    assert np.all(np.diff(times.seconds) > 0)

@@ -12,11 +12,12 @@ import numpy as np
 from neuroconv import BaseTemporalAlignmentInterface
 from neuroconv.utils import DeepDict
 
-from ..clocks import Clock, EntryTimes, compute_entry_times, session_start_datetime
+from ..clocks import Clock, EntryTimes, blocking_label, compute_entry_times, session_start_datetime
 from ..decoding import OnBadEntry
 from ..errors import GraphError
 from ..graph import Graph
 from ..session import BrandSession
+from ..session_clocks import shared_clock_fit, stream_timeline
 from ..specs import StreamSpec
 from ..streams import EntryBatch, StreamReader
 
@@ -155,12 +156,26 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
 
     # --- the stream's timeline: ids, sync labels and monotonic stamps of every entry (one pass) ---
 
-    def _read_timeline(self) -> EntryBatch:
-        # In "skip" mode the exported keys are read too, so that entries with bad payloads are left out of
-        # the timeline exactly as the data pass will leave them out.
-        keys = list(self.spec.exported_keys) if self.on_bad_entry == "skip" else []
-        batch = StreamReader(self.session.source, self.spec, keys=keys, on_bad_entry=self.on_bad_entry).read()
-        return EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns)
+    def _read_timeline(self, fresh: bool = False) -> EntryBatch:
+        if self.on_bad_entry == "skip":
+            # The exported keys are read too, so that entries with bad payloads are left out of the timeline
+            # exactly as the data pass will leave them out.
+            keys = list(self.spec.exported_keys)
+            batch = StreamReader(self.session.source, self.spec, keys=keys, on_bad_entry="skip").read()
+            return EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns)
+        if fresh:
+            batch = StreamReader(self.session.source, self.spec, keys=[]).read()
+            return EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns)
+        return stream_timeline(self.session, self.spec)
+
+    def _compute_entry_times(self, timeline: EntryBatch, clock: Clock | None = None) -> EntryTimes:
+        """Entry times on ``clock`` (default: the interface's), with the session's shared clock fit."""
+        clock = clock or self.clock
+        label = blocking_label(self.spec, timeline) if clock == "sync" else None
+        fit = None
+        if clock != "redis":
+            fit = shared_clock_fit(self.session, self.graph, self.session_start_ms, clock, label)
+        return compute_entry_times(self.spec, timeline, clock, self.session_start_ms, fit)
 
     @property
     def timeline(self) -> EntryBatch:
@@ -173,7 +188,7 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
     def entry_times(self) -> EntryTimes:
         """The entries' original session times with the chosen clock, and how they were obtained."""
         if self._entry_times is None:
-            times = compute_entry_times(self.spec, self.timeline, self.clock, self.session_start_ms)
+            times = self._compute_entry_times(self.timeline)
             if times.fallback_entries:
                 warnings.warn(
                     f"stream '{self.spec.name}': {times.fallback_entries} entries lack the {times.clock} clock's "
@@ -192,8 +207,7 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
 
     def get_original_timestamps(self) -> np.ndarray:
         """Entry times in seconds since ``session_start_time``, re-read from the source."""
-        timeline = self._read_timeline()
-        return compute_entry_times(self.spec, timeline, self.clock, self.session_start_ms).seconds.copy()
+        return self._compute_entry_times(self._read_timeline(fresh=True)).seconds.copy()
 
     def get_timestamps(self) -> np.ndarray:
         """Entry times after any alignment (seconds since ``session_start_time``)."""

@@ -10,7 +10,7 @@ from neuroconv.tools.nwb_helpers import get_module
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile
 
-from ..clocks import compute_entry_times, redis_seconds
+from ..clocks import redis_seconds
 from .base import BrandStreamInterface
 from .timeseries import STUB_ENTRIES
 
@@ -126,7 +126,7 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
         }
         stamps = timeline.monotonic_ns
         has_stamp = stamps > 0 if stamps is not None else np.zeros(len(timeline), dtype=bool)
-        mapped = compute_entry_times(spec, timeline, "monotonic", self.session_start_ms).seconds
+        mapped = self._compute_entry_times(timeline, clock="monotonic").seconds
         columns["monotonic_time"] = (
             np.where(has_stamp, mapped, np.nan),
             f"The '{spec.time_key}' field (CLOCK_MONOTONIC) mapped onto the session axis with an offset fitted to "

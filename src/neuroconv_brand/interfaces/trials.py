@@ -256,7 +256,7 @@ class BrandTrialsInterface(BrandStreamInterface):
         self.definition = read_trial_definition(self.spec)
         self._states: np.ndarray | None = None
 
-    def _read_timeline(self) -> EntryBatch:
+    def _read_timeline(self, fresh: bool = False) -> EntryBatch:
         # The states are read in the timeline pass, so they always line up with the entry times.
         extra = list(self.spec.exported_keys) if self.on_bad_entry == "skip" else []
         keys = list(dict.fromkeys([self.definition.state_key, *extra]))

@@ -22,6 +22,7 @@ Module map: :mod:`.config` (options), :mod:`.timeline` (clocks), :mod:`.neural` 
 
 from .config import ERAS, HAZARD_OPTIONS, SessionConfig
 from .errors import SessionConfigError, SessionTargetError, SessionWriteError
+from .expected import expected_sync_times, redis_times
 from .session import BRAND_REDIS_CONFIG, generate_session, save_session_rdb
 from .task import pair_trial_states
 from .truth import (
@@ -47,7 +48,9 @@ __all__ = [
     "StreamTruth",
     "SyntheticSession",
     "TrialTruth",
+    "expected_sync_times",
     "generate_session",
     "pair_trial_states",
+    "redis_times",
     "save_session_rdb",
 ]
