@@ -12,6 +12,7 @@ from pynwb import NWBFile
 
 from .errors import GraphError
 from .interfaces.registry import interface_class_for
+from .interfaces.stream_timestamps import BrandStreamTimestampsInterface
 from .output_files import atomic_output
 from .session import BrandSession
 
@@ -44,6 +45,9 @@ class BrandConverter(NWBConverter):
         Entries whose payload does not match the declared shape: raise, or drop them with a warning.
     redis_server_path : str, optional
         For ``.rdb`` sources: read through this redis-server instead of the direct file reader.
+    stream_timestamps : bool
+        Also write each converted stream's ``<stream>_ts`` table (every clock of every entry, in seconds), for
+        provenance (``processing/brand_timestamps``).
     verbose : bool
         Print progress.
     """
@@ -64,6 +68,7 @@ class BrandConverter(NWBConverter):
         clock: Literal["sync", "monotonic", "redis"] = "sync",
         on_bad_entry: Literal["raise", "skip"] = "raise",
         redis_server_path: str | Path | None = None,
+        stream_timestamps: bool = True,
         verbose: bool = False,
     ):
         self.verbose = verbose
@@ -88,6 +93,9 @@ class BrandConverter(NWBConverter):
                 )
                 continue
             self.data_interface_objects[name] = interface_class(stream_name=name, **common)
+        if stream_timestamps:
+            for name in list(self.data_interface_objects):
+                self.data_interface_objects[f"{name}_ts"] = BrandStreamTimestampsInterface(stream_name=name, **common)
         self.data_interface_classes = {name: type(obj) for name, obj in self.data_interface_objects.items()}
         self.participant_file, self.devices_file = participant_file, devices_file
 

@@ -18,6 +18,9 @@ def test_enabled_timeseries_streams_are_converted(clean_session, tmp_path):
     path = tmp_path / "session.nwb"
     converter.run_conversion(nwbfile_path=path)
     nwbfile = read_nwb(path)
+    clock_table = nwbfile.processing["brand_timestamps"]["binned_spikes_ts"]
+    ids = clean_session.truth.streams["binned_spikes"].ids
+    np.testing.assert_array_equal(clock_table["redis_seq"][:], ids[:, 1])
     truth = clean_session.truth.streams["binned_spikes"].fields["samples"]
     np.testing.assert_array_equal(
         nwbfile.acquisition["binned_spikes_samples"].data[:], truth.reshape(len(truth), -1)
@@ -26,7 +29,9 @@ def test_enabled_timeseries_streams_are_converted(clean_session, tmp_path):
 
 def test_streams_option_selects_exactly_those(clean_session):
     converter = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp"])
-    assert list(converter.data_interface_objects) == ["sbp"]
+    assert list(converter.data_interface_objects) == ["sbp", "sbp_ts"]
+    without_tables = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp"], stream_timestamps=False)
+    assert list(without_tables.data_interface_objects) == ["sbp"]
 
 
 def test_unknown_stream_in_selection(clean_session):
