@@ -10,7 +10,8 @@ from neuroconv import BaseDataInterface, NWBConverter
 from neuroconv.utils import get_json_schema_from_method_signature
 from pynwb import NWBFile
 
-from .errors import GraphError
+from .errors import GraphError, MetadataFileError
+from .interfaces.participant import BrandParticipantInterface
 from .interfaces.registry import interface_class_for
 from .interfaces.stream_timestamps import BrandStreamTimestampsInterface
 from .output_files import atomic_output
@@ -84,6 +85,11 @@ class BrandConverter(NWBConverter):
             present = set(session.source.stream_names())
             selected = self._select_streams(graph, present, streams)
         self.data_interface_objects: dict[str, BaseDataInterface] = {}
+        participant = self._participant_interface(
+            participant_file, devices_file, file_path, brand_base_dir, redis_server_path
+        )
+        if participant is not None:  # first: the electrodes table must exist before units link to it
+            self.data_interface_objects["Participant"] = participant
         for name in selected:
             interface_class = interface_class_for(graph.streams[name].type_nwb)
             if interface_class is None:
@@ -94,10 +100,33 @@ class BrandConverter(NWBConverter):
                 continue
             self.data_interface_objects[name] = interface_class(stream_name=name, **common)
         if stream_timestamps:
-            for name in list(self.data_interface_objects):
-                self.data_interface_objects[f"{name}_ts"] = BrandStreamTimestampsInterface(stream_name=name, **common)
+            for name in [name for name in selected if name in self.data_interface_objects]:
+                self.data_interface_objects[f"{name}_ts"] = BrandStreamTimestampsInterface(
+                    stream_name=name, **common
+                )
         self.data_interface_classes = {name: type(obj) for name, obj in self.data_interface_objects.items()}
         self.participant_file, self.devices_file = participant_file, devices_file
+
+    @staticmethod
+    def _participant_interface(participant_file, devices_file, file_path, brand_base_dir, redis_server_path):
+        """The participant interface from the given files, else from the files the graph names, else None."""
+        try:
+            return BrandParticipantInterface(
+                participant_file=participant_file,
+                devices_file=devices_file,
+                file_path=file_path,
+                brand_base_dir=brand_base_dir,
+                redis_server_path=redis_server_path,
+            )
+        except MetadataFileError as error:
+            if participant_file is not None:
+                raise
+            warnings.warn(
+                f"no participant metadata ({error}); pass participant_file=... (--participant) for the subject, "
+                "devices and electrodes.",
+                stacklevel=3,
+            )
+            return None
 
     @staticmethod
     def _select_streams(graph, present: set[str], streams: list[str] | None) -> list[str]:

@@ -44,5 +44,9 @@ class GraphError(BrandError):
     """The supergraph or a node YAML cannot be interpreted."""
 
 
+class MetadataFileError(GraphError):
+    """A participant, devices or array-map file is missing or cannot be interpreted."""
+
+
 class StreamDecodeError(BrandError):
     """A stream entry's payload does not match its declared shape or type."""

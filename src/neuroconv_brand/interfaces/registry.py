@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from neuroconv import BaseDataInterface
 
+from .position import BrandPositionInterface
+from .spike_times import BrandSpikeTimesInterface
 from .timeseries import BrandTimeSeriesInterface
+from .trial_info import BrandTrialInfoInterface
+from .trials import BrandTrialsInterface
 
 INTERFACE_BY_TYPE_NWB: dict[str, type[BaseDataInterface]] = {
     "TimeSeries": BrandTimeSeriesInterface,
+    "SpikeTimes": BrandSpikeTimesInterface,
+    "Position": BrandPositionInterface,
+    "Trial": BrandTrialsInterface,
+    "TrialInfo": BrandTrialInfoInterface,
 }
 
 

@@ -1,0 +1,116 @@
+"""Which electrode rows a crossings stream's channels map to (graphs from the generator; no Redis)."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from neuroconv_brand.electrode_map import crossing_streams, crossings_key, map_channels_to_electrodes
+from neuroconv_brand.errors import GraphError
+from neuroconv_brand.graph import Graph
+from neuroconv_brand.testing import SessionConfig
+from neuroconv_brand.testing.definitions import build_graph
+from neuroconv_brand.testing.supergraph import FilePaths, build_supergraph
+
+
+def model_for(**options) -> dict:
+    config = SessionConfig(**options)
+    return build_supergraph(config, build_graph(config), FilePaths("/p.yaml", "/d.yaml"), 10**12)
+
+
+def graph_of(model: dict) -> Graph:
+    return Graph.from_supergraph(model)
+
+
+def rows(mapping) -> list[int]:
+    return mapping.rows.tolist()
+
+
+def test_single_stream_covers_every_electrode():
+    graph = graph_of(model_for())
+    mapping = map_channels_to_electrodes(graph, "thresh_cross", 128)
+    assert rows(mapping) == list(range(128))
+    assert crossing_streams(graph) == [("thresh_cross", 128)]
+
+
+def test_several_spike_times_streams_link_the_right_electrodes_by_node_channel_range():
+    graph = graph_of(model_for(n_arrays=3, channels_per_array=96, split_arrays=True))
+    for number in range(3):
+        mapping = map_channels_to_electrodes(graph, f"thresh_cross_{number + 1}", 288)
+        assert rows(mapping) == list(range(96 * number, 96 * (number + 1)))
+        assert "neural_ch_range" in mapping.rule
+
+
+def test_without_channel_ranges_stream_order_tiles_the_electrodes():
+    model = model_for(split_arrays=True)
+    for node in model["nodes"].values():
+        node["parameters"].pop("neural_ch_range", None)
+    graph = graph_of(model)
+    assert rows(map_channels_to_electrodes(graph, "thresh_cross_2", 128)) == list(range(64, 128))
+    assert "stream order" in map_channels_to_electrodes(graph, "thresh_cross_1", None).rule
+
+
+def test_channel_range_of_the_second_stream_of_a_multi_stream_acquisition_node():
+    model = model_for(split_arrays=True)
+    raw = model["nodes"]["nsp_in"]["parameters"]
+    raw.update(stream_names=["nsp_neural_1", "nsp_neural_2"], chan_per_stream=[64, 64])
+    model["nodes"]["nsp_all_2"]["parameters"].update(input_stream="nsp_neural_2", neural_ch_range=[0, 64])
+    model["nodes"]["nsp_all_1"]["parameters"].update(input_stream="nsp_neural_1", neural_ch_range=[0, 64])
+    graph = graph_of(model)
+    mapping = map_channels_to_electrodes(graph, "thresh_cross_2", 128)
+    assert rows(mapping) == list(range(64, 128))
+    assert "nsp_neural_2" in mapping.rule
+
+
+def test_undeterminable_mapping_suggests_electrode_offset():
+    model = model_for(split_arrays=True)
+    for node in model["nodes"].values():
+        node["parameters"].pop("neural_ch_range", None)
+    with pytest.raises(
+        GraphError, match=r"cannot tell which electrodes stream 'thresh_cross_2'.*electrode_offset="
+    ):
+        map_channels_to_electrodes(graph_of(model), "thresh_cross_2", 192)
+
+
+def test_single_stream_with_fewer_channels_than_electrodes_is_ambiguous():
+    with pytest.raises(GraphError, match="hold 128 channels, not the 192 electrodes"):
+        map_channels_to_electrodes(graph_of(model_for()), "thresh_cross", 192)
+
+
+def test_explicit_options_win_and_are_checked():
+    graph = graph_of(model_for(split_arrays=True))
+    assert rows(map_channels_to_electrodes(graph, "thresh_cross_1", 128, electrode_offset=64)) == list(
+        range(64, 128)
+    )
+    custom = list(reversed(range(64)))
+    assert rows(map_channels_to_electrodes(graph, "thresh_cross_2", 128, electrodes=custom)) == custom
+    with pytest.raises(GraphError, match="has 64 channels but electrodes= lists 3 rows"):
+        map_channels_to_electrodes(graph, "thresh_cross_2", 128, electrodes=[0, 1, 2])
+    with pytest.raises(GraphError, match=r"electrode rows 100\.\.163 .* electrodes table has 128 rows"):
+        map_channels_to_electrodes(graph, "thresh_cross_2", 128, electrode_offset=100)
+    with pytest.raises(GraphError, match="must be >= 0"):
+        map_channels_to_electrodes(graph, "thresh_cross_2", 128, electrode_offset=-1)
+
+
+def test_channels_beyond_electrodes_raise_instead_of_index_error():
+    graph = graph_of(model_for(split_arrays=True))
+    with pytest.raises(GraphError, match="electrodes table has 100 rows"):
+        map_channels_to_electrodes(graph, "thresh_cross_2", 100, electrode_offset=64)
+
+
+def test_crossings_key_must_be_named_and_declared():
+    model = model_for()
+    graph = graph_of(model)
+    assert crossings_key(graph.streams["thresh_cross"]).name == "crossings"
+    broken = copy.deepcopy(model)
+    broken["streams"]["thresh_cross"]["crossings"]["nwb"] = {"crossings": "spikes"}
+    with pytest.raises(GraphError, match="nwb crossings names key 'spikes'"):
+        crossings_key(graph_of(broken).streams["thresh_cross"])
+    broken["streams"]["thresh_cross"]["crossings"]["nwb"] = {"description": "no crossings entry"}
+    with pytest.raises(GraphError, match=r"no key's nwb block names the crossings key"):
+        crossings_key(graph_of(broken).streams["thresh_cross"])
+
+
+def test_mapping_rows_are_int64():
+    mapping = map_channels_to_electrodes(graph_of(model_for()), "thresh_cross", 128)
+    assert mapping.rows.dtype == np.int64
