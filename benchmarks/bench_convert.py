@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
+
+from measure import peak_rss_mb
 
 CACHE = Path(__file__).parent / ".cache"
 CHANNELS_PER_ARRAY = 128
@@ -156,7 +157,7 @@ def run_case(case: str, minutes: float, compression: str) -> dict:
         wall = time.perf_counter() - start
         result["file_bytes"] = output.stat().st_size
     result.update(case=case, minutes=minutes, compression=compression, wall_s=wall)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()
     return result
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from measure import peak_rss_mb
 from neuroconv_brand.redis_server import EmbeddedRedisServer, find_redis_servers
 
 BRAND_CONFIG = {"stream-node-max-bytes": "4096", "stream-node-max-entries": "100", "rdbcompression": "yes"}
@@ -88,11 +88,6 @@ def generate(path: Path, seconds: int, small_streams: int) -> dict:
     }
 
 
-def _peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
-
-
 def _count(batch) -> tuple[int, int]:
     return len(batch), sum(len(k) + len(v) for _, fields in batch for k, v in fields.items())
 
@@ -137,7 +132,7 @@ def measure_direct(path: Path) -> dict:
             entries, payload = entries + n, payload + size
         tally.add(name, entries, payload, time.perf_counter() - began)
     source.close()
-    return {**tally.result(), "open_s": opened - start, "peak_rss_mb": _peak_rss_mb(), "crc_backend": BACKEND}
+    return {**tally.result(), "open_s": opened - start, "peak_rss_mb": peak_rss_mb(), "crc_backend": BACKEND}
 
 
 def measure_xrange(path: Path) -> dict:
@@ -162,7 +157,7 @@ def measure_xrange(path: Path) -> dict:
     return {
         **tally.result(),
         "open_s": opened - start,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "server_rss_mb": server_rss,
     }
 

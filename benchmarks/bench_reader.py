@@ -26,12 +26,13 @@ import datetime as dt
 import json
 import platform
 import pstats
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from measure import peak_rss_mb
 
 CASES = ("raw", "reader")
 RESULTS = Path(__file__).parent / "results" / "bench_reader.jsonl"
@@ -69,24 +70,6 @@ def run_case(case: str, socket_path: str, profile_path: str | None) -> dict:
     if profiler:
         profiler.dump_stats(profile_path)
     return {"case": case, "entries": entries, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak_rss_mb()}
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set size in MB.
-
-    On Linux ``getrusage(RUSAGE_SELF).ru_maxrss`` keeps the peak of the process that forked us across
-    ``exec`` (here: the parent holding the generated session), so the kernel's per-address-space high-water
-    mark ``VmHWM`` is read instead; elsewhere ``ru_maxrss`` is the best there is.
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return maxrss / 1024 / (1024 if sys.platform == "darwin" else 1)  # bytes on macOS, kB elsewhere
 
 
 def payload_bytes(socket_path: str) -> tuple[int, int, list[str]]:

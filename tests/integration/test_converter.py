@@ -29,9 +29,9 @@ def test_enabled_timeseries_streams_are_converted(clean_session, tmp_path):
 
 def test_streams_option_selects_exactly_those(clean_session):
     converter = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp"])
-    assert list(converter.data_interface_objects) == ["sbp", "sbp_ts"]
+    assert list(converter.data_interface_objects) == ["Participant", "sbp", "sbp_ts"]  # files named by the graph
     without_tables = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp"], stream_timestamps=False)
-    assert list(without_tables.data_interface_objects) == ["sbp"]
+    assert list(without_tables.data_interface_objects) == ["Participant", "sbp"]
 
 
 def test_unknown_stream_in_selection(clean_session):

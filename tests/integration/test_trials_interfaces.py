@@ -376,9 +376,8 @@ def test_converter_writes_trials_then_their_values_and_nwbinspector_is_clean(sav
     truth = saved.truth
     streams = ["trial_info", "cursorData", "trial_success", "state", "targetData"]
     converter = BrandConverter(file_path=saved.rdb_path, streams=streams)
-    assert (
-        next(iter(converter.data_interface_objects)) == "state"
-    )  # trials first, then the columns that need them
+    # participant first (electrodes), then trials, then the columns that need them
+    assert list(converter.data_interface_objects)[:2] == ["Participant", "state"]
     metadata = converter.get_metadata()
     metadata["Subject"] = dict(SUBJECT)
     path = tmp_path / "session.nwb"

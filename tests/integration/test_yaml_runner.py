@@ -188,7 +188,7 @@ experiments:
   e:
     sessions:
       - source_data:
-          brand: {{file_path: {RDB_1}, streams: [sbp, binned_spikes]}}
+          brand: {{file_path: {RDB_1}, streams: [sbp, binned_spikes], stream_timestamps: false}}
           mock: {{duration: 0.1}}
         conversion_options:
           brand: {{chunk_mb: 5.0, sbp: {{stub_test: false, chunk_mb: 2.0}}}}
@@ -200,6 +200,7 @@ experiments:
     )
     assert resolve_conversion_options(converter, task) == {
         "brand": {
+            "Participant": {},  # takes neither option
             "sbp": {"stub_test": False, "chunk_mb": 2.0},  # per-stream beats converter-wide beats global
             "binned_spikes": {"stub_test": True, "chunk_mb": 5.0},
         },
@@ -250,7 +251,7 @@ experiments:
         f"at {path}[0].backend_configuration['acquisition/nope/data']: 'acquisition/nope/data' is not a "
         in errors["unknown_location"]
     )
-    assert "use one of ['acquisition/sbp_samples/data']" in errors["unknown_location"]
+    assert "use one of ['acquisition/sbp_samples/data', " in errors["unknown_location"]
     assert (
         f"at {path}[1].conversion_options.brand.sbp.stub_tset: BrandTimeSeriesInterface does not accept"
         in errors["option_not_taken"]
