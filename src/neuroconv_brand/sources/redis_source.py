@@ -74,6 +74,11 @@ def translated_redis_errors(description: str) -> Iterator[None]:
             f"{description}: the server is still loading its dataset; try again when it has finished."
         ) from None
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as error:
+        if "SSL" in str(error) or "certificate" in str(error):
+            raise SourceConnectionError(
+                f"{description}: the TLS handshake failed ({error}). Check the server's certificate (pass the CA with "
+                "?ssl_ca_certs=/path/ca.pem in the URL) or use redis:// if the server does not speak TLS."
+            ) from None
         raise SourceConnectionError(
             f"{description}: cannot reach the Redis server ({error}). Is it running, and are host, port or "
             "socket path right?"
