@@ -2,10 +2,13 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .compression_presets import apply_compression_preset
 from .converter import BrandConverter
 from .errors import (
     BrandError,
+    ConfigurationError,
     GraphError,
+    MetadataFileError,
     NoSupergraphError,
     RdbFileError,
     RedisServerNotFoundError,
@@ -16,8 +19,19 @@ from .errors import (
     UnsupportedEncodingError,
 )
 from .graph import Graph
-from .interfaces.timeseries import BrandTimeSeriesInterface
+from .interfaces import (
+    BrandParticipantInterface,
+    BrandPositionInterface,
+    BrandRecordingInterface,
+    BrandSpikeTimesInterface,
+    BrandStreamTimestampsInterface,
+    BrandTimeSeriesInterface,
+    BrandTrialInfoInterface,
+    BrandTrialsInterface,
+)
+from .recording import BrandRecordingExtractor, RecordingGap
 from .session import BrandSession
+from .sorting import BrandSortingExtractor
 from .specs import KeySpec, StreamSpec, SyncTiming
 from .streams import EntryBatch, StreamReader
 from .yaml_runner import run_conversion_from_yaml
@@ -30,14 +44,26 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 __all__ = [
     "BrandConverter",
     "BrandError",
+    "BrandParticipantInterface",
+    "BrandPositionInterface",
+    "BrandRecordingExtractor",
+    "BrandRecordingInterface",
     "BrandSession",
+    "BrandSortingExtractor",
+    "BrandSpikeTimesInterface",
+    "BrandStreamTimestampsInterface",
     "BrandTimeSeriesInterface",
+    "BrandTrialInfoInterface",
+    "BrandTrialsInterface",
+    "ConfigurationError",
     "EntryBatch",
     "Graph",
     "GraphError",
     "KeySpec",
+    "MetadataFileError",
     "NoSupergraphError",
     "RdbFileError",
+    "RecordingGap",
     "RedisServerNotFoundError",
     "SourceAuthenticationError",
     "SourceConnectionError",
@@ -48,10 +74,11 @@ __all__ = [
     "SyncTiming",
     "UnsupportedEncodingError",
     "__version__",
+    "apply_compression_preset",
     "run_conversion_from_yaml",
 ]
 
 # Make this package's interfaces resolvable by NeuroConv's own YAML runner in this process.
-from .neuroconv_registration import register_with_neuroconv  # noqa: E402
+from .neuroconv_registration import register_with_neuroconv
 
 register_with_neuroconv()

@@ -7,14 +7,17 @@ from pathlib import Path
 from typing import Literal
 
 from neuroconv import BaseDataInterface, NWBConverter
+from neuroconv.tools.nwb_helpers import get_default_backend_configuration
 from neuroconv.utils import get_json_schema_from_method_signature
 from pynwb import NWBFile
 
-from .errors import GraphError, MetadataFileError
+from .compression_presets import apply_compression_preset
+from .errors import ConfigurationError, GraphError, MetadataFileError
 from .interfaces.participant import BrandParticipantInterface
+from .interfaces.recording import BrandRecordingInterface, find_recording_streams
 from .interfaces.registry import interface_class_for
 from .interfaces.stream_timestamps import BrandStreamTimestampsInterface
-from .output_files import atomic_output
+from .output_files import atomic_output, write_nwbfile
 from .session import BrandSession
 
 #: Mechanisms in the order they are added: trials before the per-trial columns that need them.
@@ -46,6 +49,11 @@ class BrandConverter(NWBConverter):
         Entries whose payload does not match the declared shape: raise, or drop them with a warning.
     redis_server_path : str, optional
         For ``.rdb`` sources: read through this redis-server instead of the direct file reader.
+    include_raw : bool
+        Also convert the raw broadband streams (written by acquisition nodes such as cerebusAdapterGem; off in
+        BRAND by default) as ElectricalSeries through SpikeInterface (see docs/continuous-data.md).
+    recording_streams : list of str, optional
+        Convert exactly these streams as ElectricalSeries (implies raw data for them).
     stream_timestamps : bool
         Also write each converted stream's ``<stream>_ts`` table (every clock of every entry, in seconds), for
         provenance (``processing/brand_timestamps``).
@@ -69,6 +77,8 @@ class BrandConverter(NWBConverter):
         clock: Literal["sync", "monotonic", "redis"] = "sync",
         on_bad_entry: Literal["raise", "skip"] = "raise",
         redis_server_path: str | Path | None = None,
+        include_raw: bool = False,
+        recording_streams: list[str] | None = None,
         stream_timestamps: bool = True,
         verbose: bool = False,
     ):
@@ -83,13 +93,19 @@ class BrandConverter(NWBConverter):
         with BrandSession.open(file_path, redis_server_path=redis_server_path) as session:
             graph = session.graph(brand_base_dir=brand_base_dir)
             present = set(session.source.stream_names())
-            selected = self._select_streams(graph, present, streams)
+            if recording_streams is None:
+                recording_streams = find_recording_streams(graph, present) if include_raw else []
+            selected = [
+                n for n in self._select_streams(graph, present, streams) if n not in recording_streams
+            ]
         self.data_interface_objects: dict[str, BaseDataInterface] = {}
         participant = self._participant_interface(
             participant_file, devices_file, file_path, brand_base_dir, redis_server_path
         )
         if participant is not None:  # first: the electrodes table must exist before units link to it
             self.data_interface_objects["Participant"] = participant
+        for name in recording_streams:
+            self.data_interface_objects[name] = BrandRecordingInterface(stream_name=name, **common)
         for name in selected:
             interface_class = interface_class_for(graph.streams[name].type_nwb)
             if interface_class is None:
@@ -173,12 +189,31 @@ class BrandConverter(NWBConverter):
         backend_configuration=None,
         conversion_options: dict | None = None,
         append_on_disk_nwbfile: bool = False,
+        compression: Literal["default", "fast", "none"] | None = None,
     ) -> None:
         """NeuroConv's ``run_conversion``, writing through a temporary file so a failure leaves no partial file.
 
         See :meth:`neuroconv.NWBConverter.run_conversion` for the parameters. Appending to an existing file
-        writes in place, as NeuroConv does.
+        writes in place, as NeuroConv does. ``compression`` applies a preset to every dataset
+        (:func:`~neuroconv_brand.compression_presets.apply_compression_preset`): ``"default"`` (NeuroConv's
+        gzip), ``"fast"`` (multi-threaded Blosc LZ4; reading needs ``import hdf5plugin``) or ``"none"``.
         """
+        if compression is not None:
+            if backend_configuration is not None or nwbfile is not None or append_on_disk_nwbfile:
+                raise ConfigurationError(
+                    "compression= builds its own backend configuration: it cannot be combined with "
+                    "backend_configuration=, nwbfile= or append_on_disk_nwbfile=."
+                )
+            if metadata is None:
+                metadata = self._get_metadata_for_writing()
+            self.validate_metadata(metadata=metadata)
+            self.validate_conversion_options(conversion_options=conversion_options)
+            self.temporally_align_data_interfaces(metadata=metadata, conversion_options=conversion_options)
+            nwbfile = self.create_nwbfile(metadata=metadata, conversion_options=conversion_options)
+            configuration = get_default_backend_configuration(nwbfile, backend=backend or "hdf5")
+            apply_compression_preset(configuration, compression)
+            write_nwbfile(nwbfile, nwbfile_path, backend_configuration=configuration, overwrite=overwrite)
+            return
         options = dict(
             nwbfile=nwbfile,
             metadata=metadata,

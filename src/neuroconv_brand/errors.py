@@ -40,6 +40,10 @@ class UnsupportedEncodingError(SourceError):
     """Stream entries use an encoding this version does not read (e.g. the 2025 msgpack ``_hdr``/``data`` form)."""
 
 
+class ConfigurationError(BrandError, ValueError):
+    """An option given to the converter does not fit the data (channel map, rate, electrodes, ...)."""
+
+
 class GraphError(BrandError):
     """The supergraph or a node YAML cannot be interpreted."""
 

@@ -29,8 +29,14 @@ def test_enabled_timeseries_streams_are_converted(clean_session, tmp_path):
 
 def test_streams_option_selects_exactly_those(clean_session):
     converter = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp"])
-    assert list(converter.data_interface_objects) == ["Participant", "sbp", "sbp_ts"]  # files named by the graph
-    without_tables = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp"], stream_timestamps=False)
+    assert list(converter.data_interface_objects) == [
+        "Participant",
+        "sbp",
+        "sbp_ts",
+    ]  # files named by the graph
+    without_tables = BrandConverter(
+        file_path=clean_session.rdb_path, streams=["sbp"], stream_timestamps=False
+    )
     assert list(without_tables.data_interface_objects) == ["Participant", "sbp"]
 
 
@@ -86,3 +92,45 @@ def test_edited_backend_configuration_is_what_lands_on_disk(clean_session, tmp_p
         assert on_disk.chunks == (500, 64)
         assert type(on_disk.compressor).__name__ == "Zstd" and on_disk.compressor.level == 5
         np.testing.assert_array_equal(on_disk[:], truth.reshape(len(truth), -1))
+
+
+@pytest.fixture(scope="module")
+def raw_session(tmp_path_factory):
+    from neuroconv_brand.testing import SessionConfig, save_session_rdb
+
+    folder = tmp_path_factory.mktemp("raw_session")
+    truth = save_session_rdb(SessionConfig(duration_s=1.0, raw=True, seed=4), folder / "raw.rdb", folder)
+    return folder / "raw.rdb", truth
+
+
+def test_raw_streams_are_off_by_default_and_on_with_include_raw(raw_session, tmp_path):
+    rdb_path, truth = raw_session
+    files = dict(participant_file=truth.participant_file, devices_file=truth.devices_file)
+    assert "nsp_neural" not in BrandConverter(file_path=rdb_path, **files).data_interface_objects
+    converter = BrandConverter(file_path=rdb_path, include_raw=True, stream_timestamps=False, **files)
+    assert list(converter.data_interface_objects)[:2] == ["Participant", "nsp_neural"]
+    path = tmp_path / "raw.nwb"
+    converter.run_conversion(nwbfile_path=path, compression="fast")
+    import hdf5plugin  # noqa: F401  (the Blosc filter, to read the data back)
+
+    nwbfile = read_nwb(path)
+    series = next(s for name, s in nwbfile.acquisition.items() if name.startswith("nsp_neural"))
+    samples = truth.streams["nsp_neural"].fields["samples"]
+    np.testing.assert_array_equal(series.data[:], samples.reshape(-1, samples.shape[-1]))
+    assert (
+        len(series.electrodes) == len(nwbfile.electrodes) == samples.shape[-1]
+    )  # reuses the participant rows
+    with h5py.File(path, "r") as file:
+        assert "32001" in file[f"acquisition/{series.name}/data"]._filters  # Blosc
+
+
+def test_compression_preset_cannot_be_combined_with_a_configuration(clean_session, tmp_path):
+    from neuroconv_brand.errors import ConfigurationError
+
+    converter = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp"])
+    configuration = get_default_backend_configuration(converter.create_nwbfile(), backend="hdf5")
+    with pytest.raises(ConfigurationError, match="compression= builds its own backend configuration"):
+        converter.run_conversion(
+            nwbfile_path=tmp_path / "x.nwb", compression="none", backend_configuration=configuration
+        )
+    assert not (tmp_path / "x.nwb").exists()

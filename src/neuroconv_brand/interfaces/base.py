@@ -16,6 +16,7 @@ from ..clocks import Clock, EntryTimes, blocking_label, compute_entry_times, ses
 from ..decoding import OnBadEntry
 from ..errors import GraphError
 from ..graph import Graph
+from ..recording import is_acquisition_stream
 from ..session import BrandSession
 from ..session_clocks import shared_clock_fit, stream_timeline
 from ..specs import StreamSpec
@@ -38,7 +39,7 @@ INFRASTRUCTURE_STREAMS = frozenset(
 
 
 def session_start_ms(session: BrandSession, graph: Graph) -> int:
-    """``session_start_time`` in Unix ms: the earliest first entry among the graph's exported streams.
+    """``session_start_time`` in Unix ms: the earliest first entry among the graph's exported and raw streams.
 
     Without exported streams, the earliest first entry of any data stream; without data, the graph load
     (first ``supergraph_stream`` entry). Cached on the session.
@@ -47,7 +48,13 @@ def session_start_ms(session: BrandSession, graph: Graph) -> int:
     key = id(graph)
     if key not in cache:
         present = set(session.source.stream_names())
-        candidates = [name for name in graph.enabled_streams if name in present]
+        # Raw acquisition streams count too (they are off by default but may be converted), so that the start
+        # does not depend on which streams a user picks.
+        candidates = [
+            name
+            for name, spec in graph.streams.items()
+            if name in present and (spec.enabled or is_acquisition_stream(graph, spec))
+        ]
         if not candidates:
             candidates = [name for name in present if name not in INFRASTRUCTURE_STREAMS]
         if not candidates:
