@@ -43,6 +43,22 @@ def session_path(minutes: float) -> Path:
     return path
 
 
+def stream_interfaces(converter) -> dict:
+    """The converter's data-stream interfaces (not the participant, not the clock tables)."""
+    from neuroconv_brand.interfaces.stream_timestamps import BrandStreamTimestampsInterface
+
+    return {
+        name: interface
+        for name, interface in converter.data_interface_objects.items()
+        if hasattr(interface, "spec") and not isinstance(interface, BrandStreamTimestampsInterface)
+    }
+
+
+def numeric_keys(interface) -> list[str]:
+    """The exported numeric keys of a stream interface."""
+    return [k for k, spec in interface.spec.exported_keys.items() if not spec.is_text]
+
+
 def converted_streams(rdb_path: Path) -> dict[str, list[str]]:
     """Stream -> exported numeric keys, for every stream the converter converts."""
     from neuroconv_brand import BrandConverter
@@ -50,10 +66,7 @@ def converted_streams(rdb_path: Path) -> dict[str, list[str]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         converter = BrandConverter(file_path=rdb_path)
-    return {
-        name: [k for k, spec in interface.spec.exported_keys.items() if not spec.is_text]
-        for name, interface in converter.data_interface_objects.items()
-    }
+    return {name: numeric_keys(interface) for name, interface in stream_interfaces(converter).items()}
 
 
 class ChunkAlignedWriter:
@@ -136,14 +149,9 @@ def run_brand(rdb_path: Path, compression: str, output: Path) -> dict:
             else:
                 dataset.compressors, dataset.compressor_options = ["gzip"], [{"level": 4}]
         write_nwbfile(nwbfile, output, backend_configuration=configuration, overwrite=True)
-    entries = sum(len(i.timeline) for i in converter.data_interface_objects.values())
-    payload = sum(
-        len(i.timeline) * sum(i.spec.keys[k].entry_nbytes for k in keys)
-        for i, keys in (
-            (i, [k for k, s in i.spec.exported_keys.items() if not s.is_text])
-            for i in converter.data_interface_objects.values()
-        )
-    )
+    interfaces = stream_interfaces(converter).values()
+    entries = sum(len(i.timeline) for i in interfaces)
+    payload = sum(len(i.timeline) * sum(i.spec.keys[k].entry_nbytes for k in numeric_keys(i)) for i in interfaces)
     return dict(entries=entries, payload_bytes=payload)
 
 
