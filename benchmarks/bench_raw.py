@@ -24,13 +24,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
+
+from measure import peak_rss_mb
 
 CACHE = Path(__file__).parent / ".cache"
 STREAM = "nsp_neural"
@@ -167,7 +168,7 @@ def run_case(case: str, minutes: float, preset: str, socket: str, shapes: str) -
         result["wall_s"] = time.perf_counter() - start
         result["file_bytes"] = output.stat().st_size
     result.update(case=case, minutes=minutes, preset=preset)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()
     return result
 
 
