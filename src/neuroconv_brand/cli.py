@@ -70,6 +70,174 @@ def run_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_convert_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Register ``convert SOURCE -o OUT.nwb [options]``."""
+    parser = subparsers.add_parser(
+        "convert",
+        parents=[common],
+        help="convert a BRAND session to NWB",
+        description=(
+            "Convert every stream the graph exports (or the ones named) plus participant metadata to one NWB file. "
+            "The file is written beside the target under a temporary name and renamed on success."
+        ),
+    )
+    _add_source_arguments(parser)
+    parser.add_argument(
+        "-o", "--output", required=True, type=Path, metavar="OUT.nwb", help="the NWB file to write"
+    )
+    parser.add_argument(
+        "--participant", type=Path, metavar="FILE", help="participant YAML (default: the graph's)"
+    )
+    parser.add_argument("--devices", type=Path, metavar="FILE", help="devices YAML (default: the graph's)")
+    streams = parser.add_mutually_exclusive_group()
+    streams.add_argument("--stream", action="append", metavar="NAME", help="convert this stream (repeatable)")
+    streams.add_argument(
+        "--all-streams",
+        action="store_true",
+        help="convert every stream with an NWB mechanism, enabled or not",
+    )
+    parser.add_argument("--include-raw", action="store_true", help="also convert raw broadband streams")
+    parser.add_argument(
+        "--clock", choices=["sync", "monotonic", "redis"], default="sync", help="what stamps the data"
+    )
+    parser.add_argument("--backend", choices=["hdf5", "zarr"], default="hdf5")
+    parser.add_argument(
+        "--compression",
+        choices=["default", "fast", "none"],
+        default="default",
+        help="default: NeuroConv's gzip; fast: multi-threaded Blosc LZ4 (readers need hdf5plugin); none",
+    )
+    parser.add_argument(
+        "--metadata", type=Path, metavar="FILE", help="YAML/JSON metadata merged over the extracted one"
+    )
+    parser.add_argument(
+        "--stub", action="store_true", help="write only the first entries of each stream (a quick check)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.set_defaults(handler=run_convert)
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    """Convert ``args.source`` to ``args.output`` and print a summary."""
+    import time
+    import warnings
+
+    from neuroconv.utils import dict_deep_update, load_dict_from_file
+
+    from .converter import BrandConverter
+
+    source, base_dir, server = _checked_source_arguments(args)
+    for option, path in (
+        ("--participant", args.participant),
+        ("--devices", args.devices),
+        ("--metadata", args.metadata),
+    ):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{option} {path}: no such file.")
+    if args.output.exists() and not args.overwrite:
+        raise UsageError(f"{args.output} already exists; pass --overwrite to replace it.")
+    started = time.perf_counter()
+    streams = args.stream
+    if args.all_streams:
+        with BrandSession.open(source, redis_server_path=server) as session:
+            present = set(session.source.stream_names())
+            graph = session.graph(brand_base_dir=base_dir)
+            streams = [name for name, spec in graph.streams.items() if spec.type_nwb and name in present]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # NeuroConv's once-per-process metadata-format notice
+        warnings.filterwarnings("ignore", message=".*compression may not be available")  # the user chose it
+        converter = BrandConverter(
+            file_path=source,
+            participant_file=args.participant,
+            devices_file=args.devices,
+            brand_base_dir=base_dir,
+            streams=streams,
+            clock=args.clock,
+            redis_server_path=server,
+            include_raw=args.include_raw,
+        )
+        metadata = converter.get_metadata()
+        if args.metadata is not None:
+            metadata = dict_deep_update(metadata, load_dict_from_file(args.metadata))
+        options = {
+            name: {"stub_test": True}
+            for name, interface in converter.data_interface_objects.items()
+            if args.stub and "stub_test" in interface.get_conversion_options_schema().get("properties", {})
+        }
+        converter.run_conversion(
+            nwbfile_path=args.output,
+            metadata=metadata,
+            overwrite=args.overwrite,
+            backend=args.backend,
+            conversion_options=options,
+            compression=args.compression,
+        )
+    written = [name for name in converter.data_interface_objects if not name.endswith("_ts")]
+    size_mb = _path_size(args.output) / 1e6
+    print(f"wrote {args.output} ({size_mb:.1f} MB, {args.backend}) in {time.perf_counter() - started:.1f} s")
+    print(f"converted: {', '.join(written)}")
+    return EXIT_OK
+
+
+def _path_size(path: Path) -> int:
+    if path.is_dir():
+        return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+    return path.stat().st_size
+
+
+def add_run_yaml_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Register ``run-yaml SPEC.yaml [options]``."""
+    parser = subparsers.add_parser(
+        "run-yaml",
+        parents=[common],
+        help="convert the sessions of a NeuroConv-style YAML specification",
+        description="Convert every session of a YAML specification (NeuroConv's layout, extended; docs/yaml-specification.md).",
+    )
+    parser.add_argument("specification", type=Path, metavar="SPEC.yaml")
+    parser.add_argument(
+        "--data-folder-path", type=Path, help="joined with relative file paths of the sessions"
+    )
+    parser.add_argument(
+        "--output-folder-path", type=Path, help="where the NWB files go (default: the spec's folder)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="convert N sessions in parallel processes"
+    )
+    parser.add_argument(
+        "--dask-scheduler", metavar="ADDRESS", help="submit the sessions to this Dask scheduler"
+    )
+    parser.add_argument(
+        "--allow-module",
+        action="append",
+        default=[],
+        metavar="PKG",
+        help="allow 'PKG.module:Class' interface names",
+    )
+    parser.set_defaults(handler=run_run_yaml)
+
+
+def run_run_yaml(args: argparse.Namespace) -> int:
+    """Run the specification and print its per-session summary (exit 1 if any session failed)."""
+    from .yaml_runner import run_conversion_from_yaml
+
+    if not args.specification.is_file():
+        raise UsageError(f"{args.specification}: no such file.")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1.")
+    summary = run_conversion_from_yaml(
+        args.specification,
+        data_folder_path=args.data_folder_path,
+        output_folder_path=args.output_folder_path,
+        overwrite=args.overwrite,
+        jobs=args.jobs,
+        dask_scheduler=args.dask_scheduler,
+        allowed_modules=tuple(args.allow_module),
+    )
+    print(summary)
+    return EXIT_OK if summary.ok else EXIT_FAILURE
+
+
 #: Subcommand registrars, in the order ``--help`` lists them.
 def add_demo_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Register ``demo [--output-folder DIR] [--duration SECONDS]``."""
@@ -111,6 +279,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]] = [
     add_inspect_parser,
+    add_convert_parser,
+    add_run_yaml_parser,
     add_demo_parser,
 ]
 

@@ -1,0 +1,114 @@
+"""`neuroconv-brand convert` and `run-yaml`, run as the real console script against .rdb files."""
+
+import subprocess
+
+import numpy as np
+from pynwb import read_nwb
+
+
+def run(*args, cwd=None):
+    return subprocess.run(["neuroconv-brand", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_convert_writes_the_session_and_a_summary(clean_session, tmp_path):
+    output = tmp_path / "session.nwb"
+    metadata = tmp_path / "metadata.yaml"
+    metadata.write_text(
+        "Subject:\n  species: Homo sapiens\n  sex: F\n  age: P50Y\nNWBFile:\n  lab: BCI lab\n"
+    )
+    result = run("convert", str(clean_session.rdb_path), "-o", str(output), "--metadata", str(metadata))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"wrote {output} (")
+    nwbfile = read_nwb(output)
+    assert (nwbfile.subject.species, nwbfile.lab) == ("Homo sapiens", "BCI lab")
+    truth = clean_session.truth.streams["sbp"].fields["samples"]
+    np.testing.assert_array_equal(nwbfile.acquisition["sbp_samples"].data[:], truth.reshape(len(truth), -1))
+    assert len(nwbfile.trials) == len(clean_session.truth.trials)
+
+
+def test_convert_one_stream_stub_zarr(clean_session, tmp_path):
+    output = tmp_path / "sbp.nwb.zarr"
+    result = run(
+        "convert",
+        str(clean_session.rdb_path),
+        "-o",
+        str(output),
+        "--stream",
+        "sbp",
+        "--stub",
+        "--backend",
+        "zarr",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "converted: Participant, sbp" in result.stdout
+    assert read_nwb(output).acquisition["sbp_samples"].data.shape[0] == 1000
+
+
+def test_convert_refuses_to_overwrite_and_keeps_the_file(clean_session, tmp_path):
+    output = tmp_path / "session.nwb"
+    output.write_bytes(b"keep me")
+    result = run("convert", str(clean_session.rdb_path), "-o", str(output))
+    assert result.returncode == 2
+    assert "already exists; pass --overwrite" in result.stderr
+    assert output.read_bytes() == b"keep me"
+
+
+def test_convert_bad_inputs(clean_session, tmp_path):
+    missing = run("convert", str(tmp_path / "nope.rdb"), "-o", str(tmp_path / "x.nwb"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    unknown = run("convert", str(clean_session.rdb_path), "-o", str(tmp_path / "x.nwb"), "--stream", "nope")
+    assert unknown.returncode == 1 and "stream(s) ['nope'] are not in the graph" in unknown.stderr
+    no_metadata = run(
+        "convert",
+        str(clean_session.rdb_path),
+        "-o",
+        str(tmp_path / "x.nwb"),
+        "--metadata",
+        str(tmp_path / "m.yaml"),
+    )
+    assert no_metadata.returncode == 2 and "--metadata" in no_metadata.stderr
+    assert not (tmp_path / "x.nwb").exists()
+
+
+def test_run_yaml_converts_every_session(clean_session, hazard_session, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"""
+data_interfaces: {{brand: BrandConverter}}
+experiments:
+  cursor:
+    sessions:
+      - nwbfile_name: clean
+        source_data: {{brand: {{file_path: {clean_session.rdb_path.name}}}}}
+      - nwbfile_name: hazards
+        source_data: {{brand: {{file_path: {hazard_session.rdb_path}}}}}
+"""
+    )
+    result = run(
+        "run-yaml", str(spec), "--data-folder-path", str(clean_session.folder),
+        "--output-folder-path", str(tmp_path / "out"), "--jobs", "2",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name, saved in (("clean", clean_session), ("hazards", hazard_session)):
+        nwbfile = read_nwb(tmp_path / "out" / f"{name}.nwb")
+        assert len(nwbfile.trials) == len(saved.truth.trials)
+
+
+def test_run_yaml_reports_a_failing_session_and_exits_1(clean_session, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"""
+data_interfaces: {{brand: BrandConverter}}
+experiments:
+  e:
+    sessions:
+      - nwbfile_name: good
+        source_data: {{brand: {{file_path: {clean_session.rdb_path}}}}}
+      - nwbfile_name: missing
+        source_data: {{brand: {{file_path: {tmp_path / "missing.rdb"}}}}}
+"""
+    )
+    result = run("run-yaml", str(spec), "--output-folder-path", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "missing.rdb" in result.stdout + result.stderr
+    assert (tmp_path / "out" / "good.nwb").exists() and not (tmp_path / "out" / "missing.nwb").exists()
