@@ -21,21 +21,18 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 
-from .errors import BrandError, SourceError
-from .session import BrandSession, locate_source
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-PROG = "neuroconv-brand"
-#: Environment variable that gives the default ``--brand-base-dir`` (as BRAND itself uses it).
-BRAND_BASE_DIR_ENV = "BRAND_BASE_DIR"
-
-
-class UsageError(Exception):
-    """The command line is wrong: a handler found an argument it cannot use (exit code 2)."""
+from .cli_common import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    PROG,
+    UsageError,
+    add_source_arguments,
+    checked_source_arguments,
+)
+from .errors import BrandError
+from .session import BrandSession
 
 
 def add_inspect_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -51,7 +48,7 @@ def add_inspect_parser(subparsers: argparse._SubParsersAction, common: argparse.
             "writes to the Redis or the file."
         ),
     )
-    _add_source_arguments(parser)
+    add_source_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
     parser.set_defaults(handler=run_inspect)
 
@@ -60,7 +57,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     """Print the stream catalogue of ``args.source`` as a table or as JSON."""
     from .catalogue import describe_session, format_catalogue
 
-    source, base_dir, server = _checked_source_arguments(args)
+    source, base_dir, server = checked_source_arguments(args)
     with BrandSession.open(source, redis_server_path=server) as session:
         catalogue = describe_session(session, brand_base_dir=base_dir)
     if args.json:
@@ -81,7 +78,7 @@ def add_convert_parser(subparsers: argparse._SubParsersAction, common: argparse.
             "The file is written beside the target under a temporary name and renamed on success."
         ),
     )
-    _add_source_arguments(parser)
+    add_source_arguments(parser)
     parser.add_argument(
         "-o", "--output", required=True, type=Path, metavar="OUT.nwb", help="the NWB file to write"
     )
@@ -126,7 +123,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
     from .converter import BrandConverter
 
-    source, base_dir, server = _checked_source_arguments(args)
+    source, base_dir, server = checked_source_arguments(args)
     for option, path in (
         ("--participant", args.participant),
         ("--devices", args.devices),
@@ -357,55 +354,3 @@ def _report(message: str, debug: bool) -> None:
     if debug:
         traceback.print_exc(file=sys.stderr)
     print(f"error: {message}", file=sys.stderr)
-
-
-def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "source",
-        metavar="SOURCE",
-        help="redis://host:port/db (rediss:// for TLS, unix:///path), a unix socket path, or a .rdb file",
-    )
-    parser.add_argument(
-        "--brand-base-dir",
-        metavar="DIR",
-        default=os.environ.get(BRAND_BASE_DIR_ENV) or None,
-        help=(
-            "the BRAND checkout the session ran from: finds node YAMLs (graphs before 2025) and resolves "
-            f"relative participant/devices paths (default: ${BRAND_BASE_DIR_ENV} if set)"
-        ),
-    )
-    parser.add_argument(
-        "--redis-server",
-        metavar="PATH",
-        help="for .rdb sources: the redis-server binary to load the file with (default: discovered)",
-    )
-
-
-def _checked_source_arguments(args: argparse.Namespace) -> tuple[str, Path | None, Path | None]:
-    """Validate SOURCE, --brand-base-dir and --redis-server; raise :class:`UsageError` naming the bad one."""
-    try:
-        location = locate_source(args.source)
-    except SourceError as error:
-        raise UsageError(f"SOURCE: {error}") from None
-    base_dir = None
-    if args.brand_base_dir is not None:
-        base_dir = Path(args.brand_base_dir).expanduser()
-        if not base_dir.is_dir():
-            given_by = (
-                "--brand-base-dir"
-                if os.environ.get(BRAND_BASE_DIR_ENV) != args.brand_base_dir
-                else f"${BRAND_BASE_DIR_ENV}"
-            )
-            raise UsageError(
-                f"{given_by} {base_dir} is not a directory; give the BRAND checkout the session ran from."
-            )
-    server = None
-    if args.redis_server is not None:
-        if location.kind != "rdb":
-            raise UsageError("--redis-server only applies to .rdb sources; drop it for a live Redis.")
-        server = Path(args.redis_server).expanduser()
-        if not server.is_file():
-            raise UsageError(
-                f"--redis-server {server}: no such file; give the path of a redis-server binary."
-            )
-    return args.source, base_dir, server
