@@ -128,6 +128,10 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
         self._timeline: EntryBatch | None = None
         self._entry_times: EntryTimes | None = None
         self._aligned_timestamps: np.ndarray | None = None
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Hook for subclasses: read and check what they need from ``self.spec`` at construction."""
 
     def _find_spec(self, stream_name: str) -> StreamSpec:
         spec = self.graph.streams.get(stream_name)

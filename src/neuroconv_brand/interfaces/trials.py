@@ -5,8 +5,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from hdmf.common import VectorData
@@ -234,26 +232,8 @@ class BrandTrialsInterface(BrandStreamInterface):
     info = "A BRAND Redis stream whose node YAML says type_nwb: Trial (task state transitions)."
     type_nwb = "Trial"
 
-    def __init__(
-        self,
-        file_path: str | Path,
-        stream_name: str,
-        brand_base_dir: str | Path | None = None,
-        clock: Literal["sync", "monotonic", "redis"] = "sync",
-        on_bad_entry: Literal["raise", "skip"] = "raise",
-        redis_server_path: str | Path | None = None,
-        verbose: bool = False,
-    ):
-        super().__init__(
-            file_path=file_path,
-            stream_name=stream_name,
-            brand_base_dir=brand_base_dir,
-            clock=clock,
-            on_bad_entry=on_bad_entry,
-            redis_server_path=redis_server_path,
-            verbose=verbose,
-        )
-        self.definition = read_trial_definition(self.spec)
+    def _prepare(self) -> None:
+        self.definition = read_trial_definition(self.spec)  # a bad definition fails at construction
         self._states: np.ndarray | None = None
 
     def _read_timeline(self, fresh: bool = False) -> EntryBatch:
