@@ -31,6 +31,7 @@ from .cli_common import (
     add_source_arguments,
     checked_source_arguments,
 )
+from .cli_exportnwb import add_exportnwb_parser
 from .errors import BrandError
 from .session import BrandSession
 
@@ -278,6 +279,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction, argparse.ArgumentParser]
     add_inspect_parser,
     add_convert_parser,
     add_run_yaml_parser,
+    add_exportnwb_parser,
     add_demo_parser,
 ]
 

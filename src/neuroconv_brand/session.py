@@ -113,6 +113,7 @@ class BrandSession:
         self._closers = list(closers)
         self._users = 1
         self._graphs: dict = {}
+        self._derivative: str | None = None
 
     @classmethod
     def open(
@@ -230,15 +231,29 @@ class BrandSession:
         return model
 
     def graph(self, brand_base_dir: str | os.PathLike | None = None, **options):
-        """The parsed :class:`~neuroconv_brand.graph.Graph` (cached per set of options)."""
+        """The parsed :class:`~neuroconv_brand.graph.Graph` (cached per set of options).
+
+        ``options`` go to :meth:`Graph.from_supergraph`; the derivative chosen with :meth:`use_derivative` is the
+        default ``derivative``.
+        """
         from .graph import Graph
 
+        if self._derivative is not None:
+            options.setdefault("derivative", self._derivative)
         cache_key = (str(brand_base_dir), json.dumps(options, sort_keys=True, default=str))
         if cache_key not in self._graphs:
             self._graphs[cache_key] = Graph.from_supergraph(
                 self.supergraph(), brand_base_dir=brand_base_dir, **options
             )
         return self._graphs[cache_key]
+
+    def use_derivative(self, nickname: str | None) -> None:
+        """Read the graph with ``derivatives[nickname]``'s parameters (for everything sharing this session).
+
+        By default the graph's exportNWB derivative configures the export; a graph can publish several (e.g. one
+        per block type), and the drop-in derivative names the one it runs as.
+        """
+        self._derivative = nickname
 
     def close(self) -> None:
         """Release one user; the last one closes the source and any embedded server."""
