@@ -32,7 +32,7 @@ from .cli_common import (
     checked_source_arguments,
 )
 from .cli_exportnwb import add_exportnwb_parser
-from .errors import BrandError
+from .errors import BrandError, ConfigurationError
 from .session import BrandSession
 
 
@@ -109,7 +109,17 @@ def add_convert_parser(subparsers: argparse._SubParsersAction, common: argparse.
         "--metadata", type=Path, metavar="FILE", help="YAML/JSON metadata merged over the extracted one"
     )
     parser.add_argument(
+        "--backend-config",
+        type=Path,
+        metavar="FILE",
+        help="YAML/JSON of per-dataset edits: {location: {chunk_shape, buffer_shape, compressors, ...}}",
+    )
+    parser.add_argument(
         "--stub", action="store_true", help="write only the first entries of each stream (a quick check)"
+    )
+    parser.add_argument("--progress", action="store_true", help="show a progress bar per large dataset")
+    parser.add_argument(
+        "--inspect", action="store_true", help="run nwbinspector (DANDI configuration) on the result"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.set_defaults(handler=run_convert)
@@ -157,24 +167,46 @@ def run_convert(args: argparse.Namespace) -> int:
         metadata = converter.get_metadata()
         if args.metadata is not None:
             metadata = dict_deep_update(metadata, load_dict_from_file(args.metadata))
-        options = {
-            name: {"stub_test": True}
-            for name, interface in converter.data_interface_objects.items()
-            if args.stub and "stub_test" in interface.get_conversion_options_schema().get("properties", {})
-        }
-        converter.run_conversion(
-            nwbfile_path=args.output,
-            metadata=metadata,
-            overwrite=args.overwrite,
-            backend=args.backend,
-            conversion_options=options,
-            compression=args.compression,
-        )
+        options = {}
+        for name, interface in converter.data_interface_objects.items():
+            accepted = interface.get_conversion_options_schema().get("properties", {})
+            chosen = {"stub_test": args.stub, "display_progress": args.progress}
+            options[name] = {key: True for key, wanted in chosen.items() if wanted and key in accepted}
+        dataset_settings = load_dict_from_file(args.backend_config) if args.backend_config else None
+        try:
+            converter.write(
+                args.output,
+                metadata=metadata,
+                conversion_options=options,
+                backend=args.backend,
+                compression=args.compression,
+                dataset_settings=dataset_settings,
+                overwrite=args.overwrite,
+            )
+        except ConfigurationError as error:
+            raise UsageError(f"--backend-config {args.backend_config}: {error}") from None
     written = [name for name in converter.data_interface_objects if not name.endswith("_ts")]
     size_mb = _path_size(args.output) / 1e6
     print(f"wrote {args.output} ({size_mb:.1f} MB, {args.backend}) in {time.perf_counter() - started:.1f} s")
     print(f"converted: {', '.join(written)}")
+    if args.inspect:
+        return _inspect_output(args.output)
     return EXIT_OK
+
+
+def _inspect_output(path: Path) -> int:
+    from nwbinspector import Importance, format_messages, inspect_nwbfile, load_config
+
+    messages = list(
+        inspect_nwbfile(
+            path, config=load_config("dandi"), importance_threshold=Importance.BEST_PRACTICE_VIOLATION
+        )
+    )
+    if not messages:
+        print("nwbinspector (DANDI configuration): no problems at BEST_PRACTICE_VIOLATION or above")
+        return EXIT_OK
+    print("\n".join(format_messages(messages, levels=["importance", "file_path"])))
+    return EXIT_FAILURE
 
 
 def _path_size(path: Path) -> int:

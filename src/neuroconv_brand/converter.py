@@ -11,6 +11,7 @@ from neuroconv.tools.nwb_helpers import get_default_backend_configuration
 from neuroconv.utils import get_json_schema_from_method_signature
 from pynwb import NWBFile
 
+from .backend_edits import apply_dataset_edits
 from .compression_presets import apply_compression_preset
 from .errors import ConfigurationError, GraphError, MetadataFileError
 from .interfaces.participant import BrandParticipantInterface
@@ -204,15 +205,14 @@ class BrandConverter(NWBConverter):
                     "compression= builds its own backend configuration: it cannot be combined with "
                     "backend_configuration=, nwbfile= or append_on_disk_nwbfile=."
                 )
-            if metadata is None:
-                metadata = self._get_metadata_for_writing()
-            self.validate_metadata(metadata=metadata)
-            self.validate_conversion_options(conversion_options=conversion_options)
-            self.temporally_align_data_interfaces(metadata=metadata, conversion_options=conversion_options)
-            nwbfile = self.create_nwbfile(metadata=metadata, conversion_options=conversion_options)
-            configuration = get_default_backend_configuration(nwbfile, backend=backend or "hdf5")
-            apply_compression_preset(configuration, compression)
-            write_nwbfile(nwbfile, nwbfile_path, backend_configuration=configuration, overwrite=overwrite)
+            self.write(
+                nwbfile_path,
+                metadata=metadata,
+                conversion_options=conversion_options,
+                backend=backend or "hdf5",
+                compression=compression,
+                overwrite=overwrite,
+            )
             return
         options = dict(
             nwbfile=nwbfile,
@@ -231,3 +231,45 @@ class BrandConverter(NWBConverter):
             return
         with atomic_output(nwbfile_path, overwrite=overwrite) as partial:
             super().run_conversion(nwbfile_path=partial, overwrite=True, **options)
+
+    def write(
+        self,
+        nwbfile_path: str | Path,
+        metadata: dict | None = None,
+        conversion_options: dict | None = None,
+        backend: Literal["hdf5", "zarr"] = "hdf5",
+        compression: Literal["default", "fast", "none"] | None = None,
+        dataset_settings: dict[str, dict] | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Build the file, configure its datasets (a compression preset, then per-dataset edits), write it.
+
+        NeuroConv's customisation workflow in one call: ``create_nwbfile`` -> ``get_default_backend_configuration``
+        -> :func:`~neuroconv_brand.compression_presets.apply_compression_preset` -> per-dataset
+        ``dataset_settings`` (location -> DatasetIOConfiguration fields, see :mod:`neuroconv_brand.backend_edits`)
+        -> an atomic write.
+
+        Raises
+        ------
+        ConfigurationError
+            When ``dataset_settings`` name a dataset the file does not have, or settings NeuroConv rejects
+            (every problem listed); nothing is written.
+        """
+        if metadata is None:
+            metadata = self._get_metadata_for_writing()
+        self.validate_metadata(metadata=metadata)
+        self.validate_conversion_options(conversion_options=conversion_options)
+        self.temporally_align_data_interfaces(metadata=metadata, conversion_options=conversion_options)
+        if Path(nwbfile_path).exists() and not overwrite:
+            raise FileExistsError(
+                f"{nwbfile_path} already exists; pass overwrite=True (--overwrite) to replace it."
+            )
+        nwbfile = self.create_nwbfile(metadata=metadata, conversion_options=conversion_options)
+        configuration = get_default_backend_configuration(nwbfile, backend=backend)
+        if compression is not None:
+            apply_compression_preset(configuration, compression)
+        if dataset_settings:
+            problems = apply_dataset_edits(configuration, dataset_settings, {}, backend)
+            if problems:
+                raise ConfigurationError("backend configuration: " + " | ".join(problems))
+        return write_nwbfile(nwbfile, nwbfile_path, backend_configuration=configuration, overwrite=overwrite)

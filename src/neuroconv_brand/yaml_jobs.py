@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pydantic
 from neuroconv import BaseDataInterface, NWBConverter
 from neuroconv.tools.nwb_helpers import get_default_backend_configuration
 from neuroconv.utils import dict_deep_update
 
+from .backend_edits import apply_dataset_edits
 from .errors import BrandError
 from .output_files import write_nwbfile
 from .yaml_spec import SessionTask, YamlSpecificationError
@@ -248,67 +248,19 @@ def resolve_conversion_options(converter: NWBConverter, task: SessionTask) -> di
 # --- backend configuration -----------------------------------------------------------------------------
 
 
-def _buffer_for_chunks(
-    chunk_shape: tuple[int, ...], buffer_shape: tuple[int, ...], full_shape: tuple[int, ...]
-):
-    """The largest buffer, no bigger than the current one, that whole chunks fill (or the full extent)."""
-    return tuple(
-        full if chunk >= full else min(full, max(chunk, (buffer // chunk) * chunk))
-        for chunk, buffer, full in zip(chunk_shape, buffer_shape, full_shape)
-    )
-
-
 def apply_dataset_settings(configuration: Any, task: SessionTask) -> None:
     """Apply the specification's per-dataset settings to NeuroConv's default backend configuration, in place.
-
-    A new ``chunk_shape`` without a ``buffer_shape`` gets the largest buffer, within the default one, that
-    whole chunks fill.
 
     Raises
     ------
     YamlSpecificationError
         A location that is not a dataset of this session's file, or settings NeuroConv rejects.
     """
-    datasets = configuration.dataset_configurations
-    problems = []
-    for location, settings in task.backend_configuration.items():
-        origin = task.backend_configuration_origins.get(location, task.label)
-        dataset = datasets.get(location)
-        if dataset is None:
-            problems.append(
-                f"{task.specification}: at {origin}: '{location}' is not a dataset of this session's file. Fix: "
-                f"use one of {sorted(datasets)}."
-            )
-            continue
-        fields = dict(dataset)
-        unknown = sorted(set(settings) - set(fields))
-        if unknown:
-            problems.append(
-                f"{task.specification}: at {origin}: {unknown} cannot be set with the {task.backend} backend. "
-                "Fix: remove them (filters and filter_options are Zarr only)."
-            )
-            continue
-        edits = {key: tuple(value) if key.endswith("_shape") else value for key, value in settings.items()}
-        chunk_shape = edits.get("chunk_shape")
-        if chunk_shape is not None and len(chunk_shape) != len(dataset.full_shape):
-            problems.append(
-                f"{task.specification}: at {origin}.chunk_shape: {list(chunk_shape)} has {len(chunk_shape)} "
-                f"dimension(s); the dataset {location} has shape {list(dataset.full_shape)}. Fix: give one "
-                "size per dimension."
-            )
-            continue
-        if chunk_shape is not None and "buffer_shape" not in edits:
-            edits["buffer_shape"] = _buffer_for_chunks(chunk_shape, dataset.buffer_shape, dataset.full_shape)
-        try:
-            datasets[location] = type(dataset)(**{**fields, **edits})
-        except pydantic.ValidationError as exc:
-            reasons = "; ".join(
-                error["msg"].removeprefix("Value error, ").rstrip("!. ") for error in exc.errors()
-            )
-            problems.append(
-                f"{task.specification}: at {origin}: NeuroConv rejects these settings for {location} (shape "
-                f"{list(dataset.full_shape)}, {dataset.dtype}): {reasons}. Fix: change them as the message says."
-            )
+    where = {
+        location: f"{task.specification}: at {task.backend_configuration_origins.get(location, task.label)}"
+        for location in task.backend_configuration
+    }
+    problems = apply_dataset_edits(configuration, task.backend_configuration, where, task.backend)
     if problems:
         raise YamlSpecificationError(problems, context="this session was not converted")
 

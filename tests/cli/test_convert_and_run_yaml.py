@@ -3,6 +3,7 @@
 import subprocess
 
 import numpy as np
+import pytest
 from pynwb import read_nwb
 
 
@@ -112,3 +113,62 @@ experiments:
     assert result.returncode == 1
     assert "missing.rdb" in result.stdout + result.stderr
     assert (tmp_path / "out" / "good.nwb").exists() and not (tmp_path / "out" / "missing.nwb").exists()
+
+
+def test_convert_backend_config_lands_on_disk_and_inspect_reports(clean_session, tmp_path):
+    import h5py
+
+    config = tmp_path / "backend.yaml"
+    config.write_text(
+        "acquisition/sbp_samples/data:\n  chunk_shape: [500, 64]\n  compressors: [gzip]\n"
+        "  compressor_options: [{level: 9}]\n"
+    )
+    metadata = tmp_path / "metadata.yaml"
+    metadata.write_text("Subject: {species: Homo sapiens, sex: F, age: P50Y}\n")
+    output = tmp_path / "session.nwb"
+    result = run(
+        "convert", str(clean_session.rdb_path), "-o", str(output), "--backend-config", str(config),
+        "--metadata", str(metadata), "--inspect",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "nwbinspector (DANDI configuration): no problems" in result.stdout
+    with h5py.File(output, "r") as file:
+        data = file["acquisition/sbp_samples/data"]
+        assert (data.chunks, data.compression, data.compression_opts) == ((500, 64), "gzip", 9)
+
+
+def test_convert_bad_backend_config_is_a_usage_error_and_writes_nothing(clean_session, tmp_path):
+    config = tmp_path / "backend.yaml"
+    config.write_text("acquisition/nope/data: {chunk_shape: [10, 10]}\n")
+    output = tmp_path / "session.nwb"
+    result = run("convert", str(clean_session.rdb_path), "-o", str(output), "--backend-config", str(config))
+    assert result.returncode == 2
+    assert "'acquisition/nope/data' is not a dataset of this file" in result.stderr
+    assert list(tmp_path.iterdir()) == [config]
+
+
+def test_a_redis_that_goes_away_mid_conversion_fails_cleanly(tmp_path):
+    import socket
+
+    from neuroconv_brand import BrandConverter
+    from neuroconv_brand.errors import SourceConnectionError
+    from neuroconv_brand.redis_server import EmbeddedRedisServer
+    from neuroconv_brand.testing import BRAND_REDIS_CONFIG, SessionConfig, generate_session
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = EmbeddedRedisServer(extra_config={**BRAND_REDIS_CONFIG, "port": str(port), "bind": "127.0.0.1"})
+    try:
+        truth = generate_session(server.client(), SessionConfig(duration_s=3.0, seed=8), tmp_path / "files")
+        converter = BrandConverter(
+            file_path=f"redis://127.0.0.1:{port}/0",
+            participant_file=truth.participant_file,
+            devices_file=truth.devices_file,
+        )
+    finally:
+        server.close()  # the rig's Redis goes away after the converter was set up, before the data are read
+    output = tmp_path / "session.nwb"
+    with pytest.raises(SourceConnectionError, match="cannot reach the Redis server"):
+        converter.run_conversion(nwbfile_path=output)
+    assert not output.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".session")]
