@@ -101,9 +101,9 @@ def add_convert_parser(subparsers: argparse._SubParsersAction, common: argparse.
     parser.add_argument("--backend", choices=["hdf5", "zarr"], default="hdf5")
     parser.add_argument(
         "--compression",
-        choices=["default", "fast", "none"],
+        type=_compression_argument,
         default="default",
-        help="default: NeuroConv's gzip; fast: multi-threaded Blosc LZ4 (readers need hdf5plugin); none",
+        help="default (NeuroConv's gzip 4), fast (multi-threaded Blosc LZ4; readers need hdf5plugin), none, or gzip/lz4/zstd[:level]",
     )
     parser.add_argument(
         "--metadata", type=Path, metavar="FILE", help="YAML/JSON metadata merged over the extracted one"
@@ -123,6 +123,16 @@ def add_convert_parser(subparsers: argparse._SubParsersAction, common: argparse.
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.set_defaults(handler=run_convert)
+
+
+def _compression_argument(text: str) -> str:
+    from .compression_presets import parse_compression
+
+    try:
+        parse_compression(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def run_convert(args: argparse.Namespace) -> int:

@@ -113,6 +113,32 @@ def set_blosc_threads(threads: int | None = None) -> int:
     return threads
 
 
+def parse_compression(text: str) -> tuple[CompressionPreset, BloscCodec, int | None]:
+    """Read ``default``, ``fast``, ``none`` or ``<codec>[:level]`` (``gzip``, ``lz4``, ``zstd``) as a preset.
+
+    ``gzip:9`` is the ``default`` preset at level 9; ``lz4``/``zstd[:level]`` are the ``fast`` preset with that
+    Blosc codec. Returns ``(preset, codec, level)`` for :func:`apply_compression_preset`.
+
+    Raises
+    ------
+    ValueError
+        For anything else, listing what is accepted.
+    """
+    name, _, level_text = text.strip().lower().partition(":")
+    accepted = "default, fast, none, or gzip/lz4/zstd with an optional :level (e.g. zstd:3, gzip:9)"
+    try:
+        level = int(level_text) if level_text else None
+    except ValueError:
+        raise ValueError(f"compression '{text}': the level must be an integer; use {accepted}.") from None
+    if name in ("default", "fast", "none") and (level is None or name != "none"):
+        return name, "lz4", level
+    if name == "gzip":
+        return "default", "lz4", level
+    if name in ("lz4", "zstd"):
+        return "fast", name, level
+    raise ValueError(f"unknown compression '{text}'; use {accepted}.")
+
+
 def apply_compression_preset(
     backend_configuration: HDF5BackendConfiguration | ZarrBackendConfiguration,
     preset: CompressionPreset = "fast",

@@ -12,7 +12,7 @@ from neuroconv.utils import get_json_schema_from_method_signature
 from pynwb import NWBFile
 
 from .backend_edits import apply_dataset_edits
-from .compression_presets import apply_compression_preset
+from .compression_presets import apply_compression_preset, parse_compression
 from .errors import ConfigurationError, GraphError, MetadataFileError
 from .interfaces.participant import BrandParticipantInterface
 from .interfaces.recording import BrandRecordingInterface, find_recording_streams
@@ -190,7 +190,7 @@ class BrandConverter(NWBConverter):
         backend_configuration=None,
         conversion_options: dict | None = None,
         append_on_disk_nwbfile: bool = False,
-        compression: Literal["default", "fast", "none"] | None = None,
+        compression: str | None = None,
     ) -> None:
         """NeuroConv's ``run_conversion``, writing through a temporary file so a failure leaves no partial file.
 
@@ -238,14 +238,15 @@ class BrandConverter(NWBConverter):
         metadata: dict | None = None,
         conversion_options: dict | None = None,
         backend: Literal["hdf5", "zarr"] = "hdf5",
-        compression: Literal["default", "fast", "none"] | None = None,
+        compression: str | None = None,
         dataset_settings: dict[str, dict] | None = None,
         overwrite: bool = False,
     ) -> Path:
         """Build the file, configure its datasets (a compression preset, then per-dataset edits), write it.
 
         NeuroConv's customisation workflow in one call: ``create_nwbfile`` -> ``get_default_backend_configuration``
-        -> :func:`~neuroconv_brand.compression_presets.apply_compression_preset` -> per-dataset
+        -> a compression preset (``default``, ``fast``, ``none`` or ``<codec>[:level]``, see
+        :func:`~neuroconv_brand.compression_presets.parse_compression`) -> per-dataset
         ``dataset_settings`` (location -> DatasetIOConfiguration fields, see :mod:`neuroconv_brand.backend_edits`)
         -> an atomic write.
 
@@ -267,7 +268,8 @@ class BrandConverter(NWBConverter):
         nwbfile = self.create_nwbfile(metadata=metadata, conversion_options=conversion_options)
         configuration = get_default_backend_configuration(nwbfile, backend=backend)
         if compression is not None:
-            apply_compression_preset(configuration, compression)
+            preset, codec, level = parse_compression(compression)
+            apply_compression_preset(configuration, preset, codec=codec, level=level)
         if dataset_settings:
             problems = apply_dataset_edits(configuration, dataset_settings, {}, backend)
             if problems:

@@ -144,3 +144,19 @@ def test_blosc_threads(monkeypatch):
     assert set_blosc_threads() == os.cpu_count()
     with pytest.raises(ValueError, match="threads must be at least 1"):
         set_blosc_threads(0)
+
+
+def test_parse_compression_accepts_presets_and_codecs_with_levels():
+    from neuroconv_brand.compression_presets import parse_compression
+
+    assert parse_compression("default") == ("default", "lz4", None)
+    assert parse_compression("gzip:9") == ("default", "lz4", 9)
+    assert parse_compression("zstd:3") == ("fast", "zstd", 3)
+    assert parse_compression("LZ4") == ("fast", "lz4", None)
+    assert parse_compression("none") == ("none", "lz4", None)
+    for bad, message in (
+        ("brotli", "unknown compression 'brotli'"),
+        ("zstd:x", "the level must be an integer"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            parse_compression(bad)
