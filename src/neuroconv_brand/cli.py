@@ -32,6 +32,7 @@ from .cli_common import (
     checked_source_arguments,
 )
 from .cli_exportnwb import add_exportnwb_parser
+from .cli_validate import add_validate_parser
 from .errors import BrandError, ConfigurationError
 from .session import BrandSession
 
@@ -322,6 +323,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction, argparse.ArgumentParser]
     add_convert_parser,
     add_run_yaml_parser,
     add_exportnwb_parser,
+    add_validate_parser,
     add_demo_parser,
 ]
 
