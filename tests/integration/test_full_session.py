@@ -1,6 +1,5 @@
 """A whole BRAND session through BrandConverter: valid NWB, clean nwbinspector, same content in HDF5 and Zarr."""
 
-import numcodecs
 import numpy as np
 import pytest
 from nwbinspector import Importance, inspect_nwbfile, load_config
@@ -52,9 +51,8 @@ def test_nwbinspector_dandi_finds_nothing_serious(hazard_nwb):
     assert messages == [], "\n".join(f"{m.location}: {m.message}" for m in messages)
 
 
-def test_zarr_file_has_the_same_content(hazard_nwb, hazard_session, tmp_path, monkeypatch):
-    # hdmf-zarr stores the electrode-group references with the Pickle codec (see docs/mechanisms.md)
-    monkeypatch.setattr(numcodecs.pickles, "ALLOW_UNSAFE_PICKLE_DECODE", True)
+@pytest.mark.usefixtures("zarr_references_readable")
+def test_zarr_file_has_the_same_content(hazard_nwb, hazard_session, tmp_path):
     zarr_file = read_nwb(convert(hazard_session, tmp_path / "hazards.nwb.zarr", backend="zarr"))
     hdf5_file = read_nwb(hazard_nwb)
     for name in ("sbp_samples", "binned_spikes_samples"):

@@ -8,7 +8,6 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import numcodecs.pickles
 import numpy as np
 import pynwb
 import pytest
@@ -22,35 +21,23 @@ from neuroconv_brand.errors import BrandError, GraphError, StreamDecodeError
 from neuroconv_brand.interfaces.participant import BrandParticipantInterface
 from neuroconv_brand.interfaces.registry import interface_class_for
 from neuroconv_brand.interfaces.spike_times import PLACEHOLDER_GROUP, BrandSpikeTimesInterface
-from neuroconv_brand.redis_server import EmbeddedRedisServer
-from neuroconv_brand.testing import SessionConfig, SyntheticSession, generate_session, save_session_rdb
+from neuroconv_brand.testing import SessionConfig, SyntheticSession, save_session_rdb
 
 SUBJECT = {"species": "Homo sapiens", "sex": "M", "age": "P45Y"}
 BACKENDS = ("hdf5", "zarr")
 
 
 # ------------------------------------------------------------------------------------------- helpers
-@pytest.fixture(autouse=True)
-def _read_own_zarr_references(monkeypatch):
-    """hdmf_zarr 0.13 stores object references (electrode groups) with numcodecs' Pickle codec, whose decoding
-    numcodecs 0.15 disables by default; the Zarr files read here are the tests' own."""
-    monkeypatch.setattr(numcodecs.pickles, "ALLOW_UNSAFE_PICKLE_DECODE", True)
+pytestmark = pytest.mark.usefixtures("zarr_references_readable")
 
 
 def save_mutated_rdb(
     config: SessionConfig, folder: Path, mutate: Callable[[redis.Redis, SyntheticSession], None]
 ) -> tuple[Path, SyntheticSession]:
     """Generate ``config``, let ``mutate`` change the database, save it as ``folder/session.rdb``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with EmbeddedRedisServer(extra_config={"stream-node-max-entries": "100"}) as server:
-        client = server.client()
-        try:
-            truth = generate_session(client, config, folder)
-            mutate(client, truth)
-            server.save_rdb(folder / "session.rdb")
-        finally:
-            client.close()
-    return folder / "session.rdb", truth
+    return folder / "session.rdb", save_session_rdb(
+        config, folder / "session.rdb", folder, before_save=mutate
+    )
 
 
 def publish_supergraph(client: redis.Redis, truth: SyntheticSession, change: Callable[[dict], None]) -> None:

