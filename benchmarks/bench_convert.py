@@ -151,7 +151,9 @@ def run_brand(rdb_path: Path, compression: str, output: Path) -> dict:
         write_nwbfile(nwbfile, output, backend_configuration=configuration, overwrite=True)
     interfaces = stream_interfaces(converter).values()
     entries = sum(len(i.timeline) for i in interfaces)
-    payload = sum(len(i.timeline) * sum(i.spec.keys[k].entry_nbytes for k in numeric_keys(i)) for i in interfaces)
+    payload = sum(
+        len(i.timeline) * sum(i.spec.keys[k].entry_nbytes for k in numeric_keys(i)) for i in interfaces
+    )
     return dict(entries=entries, payload_bytes=payload)
 
 

@@ -69,6 +69,10 @@ def test_positions_and_times_equal_the_truth(saved, stream, tmp_path):
 def test_empty_sync_entries_take_their_latency_corrected_redis_time(hazard_session):
     truth = hazard_session.truth.streams["cursorData"]
     n_empty = hazard_session.truth.hazards.empty_sync["cursorData"]
+    assert (
+        not truth.sync_present["nsp_idx_1"][:n_empty].any()
+        and truth.sync_present["nsp_idx_1"][n_empty:].all()
+    )
     interface = BrandPositionInterface(file_path=str(hazard_session.rdb_path), stream_name="cursorData")
     with pytest.warns(UserWarning, match=rf"{n_empty} entries lack the sync clock's field \(nsp_idx_1\)"):
         times = interface.get_timestamps()

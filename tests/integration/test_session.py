@@ -113,7 +113,7 @@ def test_unreachable_server_is_a_connection_error():
 
 
 def test_tls_url_to_a_plain_server_fails_cleanly(tcp_server):
-    with pytest.raises(SourceConnectionError, match="127.0.0.1"):
+    with pytest.raises(SourceConnectionError, match=r"127\.0\.0\.1"):
         BrandSession.open(f"rediss://127.0.0.1:{tcp_server.port}/0", connect_timeout=0.5)
 
 

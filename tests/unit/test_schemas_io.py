@@ -57,7 +57,9 @@ def test_load_schema_returns_a_fresh_copy():
 
 
 def test_unknown_schema_name():
-    with pytest.raises(ValueError, match=r"no JSON schema named 'subject'; available: devices, .*participant"):
+    with pytest.raises(
+        ValueError, match=r"no JSON schema named 'subject'; available: devices, .*participant"
+    ):
         load_schema("subject")
     with pytest.raises(ValueError, match="no JSON schema named 'subject'"):
         validate_document({}, "subject", "x")
