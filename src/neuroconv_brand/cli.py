@@ -195,7 +195,10 @@ def run_convert(args: argparse.Namespace) -> int:
                 overwrite=args.overwrite,
             )
         except ConfigurationError as error:
-            raise UsageError(f"--backend-config {args.backend_config}: {error}") from None
+            given = (
+                f"--backend-config {args.backend_config}: " if "backend configuration" in str(error) else ""
+            )
+            raise UsageError(f"{given}{error}") from None
     written = [name for name in converter.data_interface_objects if not name.endswith("_ts")]
     size_mb = _path_size(args.output) / 1e6
     print(f"wrote {args.output} ({size_mb:.1f} MB, {args.backend}) in {time.perf_counter() - started:.1f} s")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+import jsonschema
 from neuroconv import BaseDataInterface, NWBConverter
 from neuroconv.tools.nwb_helpers import get_default_backend_configuration
 from neuroconv.utils import get_json_schema_from_method_signature
@@ -23,6 +26,18 @@ from .session import BrandSession
 
 #: Mechanisms in the order they are added: trials before the per-trial columns that need them.
 _MECHANISM_ORDER = ("Trial", "TrialInfo", "TimeSeries", "Position", "SpikeTimes")
+
+
+@contextlib.contextmanager
+def metadata_errors_explained() -> Iterator[None]:
+    """Turn NeuroConv's jsonschema errors on the metadata into a :class:`ConfigurationError` naming the path."""
+    try:
+        yield
+    except jsonschema.ValidationError as error:
+        path = "".join(f"[{part!r}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path)
+        raise ConfigurationError(
+            f"metadata{path or ' (top level)'}: {error.message}. Fix it in the metadata you pass (--metadata FILE)."
+        ) from None
 
 
 class BrandConverter(NWBConverter):
@@ -116,6 +131,15 @@ class BrandConverter(NWBConverter):
                 )
                 continue
             self.data_interface_objects[name] = interface_class(stream_name=name, **common)
+        if not any(name in self.data_interface_objects for name in [*recording_streams, *selected]):
+            reasons = (
+                "; ".join(graph.problems[:3]) or "the graph enables no stream that has data in the source"
+            )
+            raise GraphError(
+                f"nothing to convert from {file_path}: {reasons}. Run `neuroconv-brand inspect` to see every "
+                "stream and why it is or is not exported; pass brand_base_dir (--brand-base-dir) for graphs saved "
+                "before 2025, or name streams (--stream)."
+            )
         if stream_timestamps:
             for name in [name for name in selected if name in self.data_interface_objects]:
                 self.data_interface_objects[f"{name}_ts"] = BrandStreamTimestampsInterface(
@@ -221,6 +245,9 @@ class BrandConverter(NWBConverter):
             backend_configuration=backend_configuration,
             conversion_options=conversion_options,
         )
+        if metadata is not None:
+            with metadata_errors_explained():
+                self.validate_metadata(metadata=metadata, append_mode=append_on_disk_nwbfile)
         if append_on_disk_nwbfile or nwbfile_path is None:
             super().run_conversion(
                 nwbfile_path=nwbfile_path,
@@ -258,7 +285,8 @@ class BrandConverter(NWBConverter):
         """
         if metadata is None:
             metadata = self._get_metadata_for_writing()
-        self.validate_metadata(metadata=metadata)
+        with metadata_errors_explained():
+            self.validate_metadata(metadata=metadata)
         self.validate_conversion_options(conversion_options=conversion_options)
         self.temporally_align_data_interfaces(metadata=metadata, conversion_options=conversion_options)
         if Path(nwbfile_path).exists() and not overwrite:

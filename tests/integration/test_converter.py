@@ -134,3 +134,31 @@ def test_compression_preset_cannot_be_combined_with_a_configuration(clean_sessio
             nwbfile_path=tmp_path / "x.nwb", compression="none", backend_configuration=configuration
         )
     assert not (tmp_path / "x.nwb").exists()
+
+
+def test_nothing_to_convert_says_why(tmp_path):
+    from neuroconv_brand.testing import SessionConfig, save_session_rdb
+
+    folder = tmp_path / "files"
+    save_session_rdb(SessionConfig(duration_s=1.0, era="2024", seed=6), tmp_path / "s.rdb", folder)
+    with pytest.raises(
+        GraphError, match=r"nothing to convert from .*node YAML of node .* not located.*--brand-base-dir"
+    ):
+        BrandConverter(file_path=tmp_path / "s.rdb")
+    assert BrandConverter(
+        file_path=tmp_path / "s.rdb", brand_base_dir=folder / "brand"
+    ).data_interface_objects
+
+
+def test_invalid_metadata_names_its_path_and_writes_nothing(clean_session, tmp_path):
+    from neuroconv_brand.errors import ConfigurationError
+
+    converter = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp"])
+    metadata = converter.get_metadata()
+    metadata["NWBFile"]["session_start_time"] = 12
+    for call in (converter.run_conversion, converter.write):
+        with pytest.raises(
+            ConfigurationError, match=r"metadata\.NWBFile\.session_start_time: 12 is not of type"
+        ):
+            call(tmp_path / "x.nwb", metadata=metadata)
+    assert list(tmp_path.iterdir()) == []
