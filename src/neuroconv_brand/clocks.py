@@ -251,3 +251,11 @@ def regular_rate(times: np.ndarray, tolerance_s: float = 1e-9) -> float | None:
     if step <= 0 or np.abs(np.diff(times) - step).max() > max(tolerance_s, step * 1e-9):
         return None
     return round(1.0 / step, 6)
+
+
+def series_timing(times: np.ndarray) -> dict:
+    """A series' timing arguments: ``starting_time`` + ``rate`` for evenly spaced times, else ``timestamps``."""
+    rate = regular_rate(times)
+    if rate is not None:
+        return dict(starting_time=float(times[0]), rate=rate)
+    return dict(timestamps=times)

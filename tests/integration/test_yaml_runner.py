@@ -19,7 +19,7 @@ from neuroconv import NWBConverter
 from pynwb import read_nwb
 
 from neuroconv_brand import BrandConverter
-from neuroconv_brand.interfaces.timeseries import STUB_ENTRIES
+from neuroconv_brand.interfaces.base import STUB_ENTRIES
 from neuroconv_brand.neuroconv_registration import register_with_neuroconv
 from neuroconv_brand.testing import SessionConfig, save_session_rdb
 from neuroconv_brand.yaml_jobs import resolve_conversion_options

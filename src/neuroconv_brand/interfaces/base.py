@@ -12,15 +12,28 @@ import numpy as np
 from neuroconv import BaseTemporalAlignmentInterface
 from neuroconv.utils import DeepDict
 
-from ..clocks import Clock, EntryTimes, blocking_label, compute_entry_times, session_start_datetime
+from ..clocks import (
+    Clock,
+    EntryTimes,
+    blocking_label,
+    compute_entry_times,
+    entry_rate,
+    sample_times,
+    series_timing,
+    session_start_datetime,
+)
 from ..decoding import OnBadEntry
 from ..errors import GraphError
 from ..graph import Graph
+from ..iterators import StreamKeyIterator
 from ..recording import is_acquisition_stream
 from ..session import BrandSession
 from ..session_clocks import shared_clock_fit, stream_timeline
-from ..specs import StreamSpec
+from ..specs import KeySpec, StreamSpec
 from ..streams import EntryBatch, StreamReader
+
+#: Entries written per stream with ``stub_test=True``.
+STUB_ENTRIES = 1000
 
 #: Streams written by BRAND's supervisor and derivatives, never data.
 INFRASTRUCTURE_STREAMS = frozenset(
@@ -234,3 +247,39 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
                 f"stream '{self.spec.name}' has {len(self.timeline)} entries; got {aligned.shape[0]} timestamps."
             )
         self._aligned_timestamps = aligned.copy()
+
+    # --- what the series interfaces (TimeSeries, Position) write for each key ---
+
+    def entries_to_write(self, stub_test: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and (aligned) session times of the entries to write: all, or the first ones for a stub."""
+        entry_ids, entry_seconds = self.timeline.ids, self.get_timestamps()
+        if stub_test:
+            return entry_ids[:STUB_ENTRIES], entry_seconds[:STUB_ENTRIES]
+        return entry_ids, entry_seconds
+
+    def key_series_arguments(
+        self,
+        key: KeySpec,
+        entry_ids: np.ndarray,
+        entry_seconds: np.ndarray,
+        chunk_mb: float,
+        buffer_gb: float,
+        display_progress: bool,
+    ) -> dict:
+        """``data`` (a lazy iterator over the key) and the timing arguments of one key's series.
+
+        Samples of multi-sample entries get their own times at ``samp`` x the entry rate.
+        """
+        data = StreamKeyIterator(
+            self.session.source,
+            self.spec,
+            key.name,
+            entry_ids,
+            on_bad_entry=self.on_bad_entry,
+            chunk_mb=chunk_mb,
+            buffer_gb=buffer_gb,
+            display_progress=display_progress,
+        )
+        rate = entry_rate(self.entry_times.seconds, self.spec.rate)
+        times = sample_times(entry_seconds, key.samp, rate * key.samp if rate else None)
+        return dict(data=data, **series_timing(times))

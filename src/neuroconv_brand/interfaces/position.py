@@ -5,18 +5,15 @@ from __future__ import annotations
 import json
 import warnings
 
-import numpy as np
 from hdmf.utils import get_docval
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile
 from pynwb.behavior import Position, SpatialSeries
 
-from ..clocks import entry_rate, regular_rate, sample_times
 from ..errors import GraphError
-from ..iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB, StreamKeyIterator
+from ..iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB
 from ..specs import KeySpec
 from .base import BrandStreamInterface
-from .timeseries import STUB_ENTRIES
 
 #: SpatialSeries arguments that the interface sets itself; an ``nwb:`` block cannot pass them.
 _SET_BY_INTERFACE = frozenset(
@@ -62,14 +59,6 @@ def normalize_unit(unit: object) -> str:
         return "n.a."
     text = str(unit).strip()
     return UNIT_ALIASES.get(text.lower(), text)
-
-
-def timing_arguments(times: np.ndarray) -> dict:
-    """``starting_time`` + ``rate`` for evenly spaced times, else ``timestamps``."""
-    rate = regular_rate(times)
-    if rate is not None:
-        return dict(starting_time=float(times[0]), rate=rate)
-    return dict(timestamps=times)
 
 
 def split_nwb_block(nwb: dict) -> tuple[dict, dict, object]:
@@ -249,10 +238,7 @@ class BrandPositionInterface(BrandStreamInterface):
         """
         metadata = metadata if metadata is not None else self.get_metadata()
         self._check_keys()
-        entry_ids = self.timeline.ids
-        entry_seconds = self.get_timestamps()
-        if stub_test:
-            entry_ids, entry_seconds = entry_ids[:STUB_ENTRIES], entry_seconds[:STUB_ENTRIES]
+        entry_ids, entry_seconds = self.entries_to_write(stub_test)
         if len(entry_ids) == 0 or not self.numeric_keys:
             warnings.warn(
                 f"stream '{self.spec.name}' has no entries or no numeric key; nothing written.", stacklevel=2
@@ -260,20 +246,11 @@ class BrandPositionInterface(BrandStreamInterface):
             return
         block = metadata.get("Position", {}).get(self.spec.name, {})
         series_metadata = block.get("SpatialSeries", {})
-        rate = entry_rate(self.entry_times.seconds, self.spec.rate)
         container = Position(name=block.get("name", self.spec.name))
         for name, key in self.numeric_keys.items():
             settings = dict(series_metadata.get(name) or self._series_metadata(key))
-            data = StreamKeyIterator(
-                self.session.source,
-                self.spec,
-                name,
-                entry_ids,
-                on_bad_entry=self.on_bad_entry,
-                chunk_mb=chunk_mb,
-                buffer_gb=buffer_gb,
-                display_progress=display_progress,
+            arguments = self.key_series_arguments(
+                key, entry_ids, entry_seconds, chunk_mb, buffer_gb, display_progress
             )
-            times = sample_times(entry_seconds, key.samp, rate * key.samp if rate else None)
-            container.add_spatial_series(SpatialSeries(data=data, **timing_arguments(times), **settings))
+            container.add_spatial_series(SpatialSeries(**arguments, **settings))
         nwbfile.add_acquisition(container)

@@ -18,10 +18,9 @@ from ..electrode_map import ChannelElectrodes, crossings_key, map_channels_to_el
 from ..errors import GraphError
 from ..specs import KeySpec
 from ..streams import StreamReader
-from .base import BrandStreamInterface
+from .base import STUB_ENTRIES, BrandStreamInterface
 
 #: Entries converted per stream with ``stub_test=True``.
-STUB_ENTRIES = 1000
 UNITS_DESCRIPTION = (
     "Unsorted threshold crossings of BRAND SpikeTimes streams: one unit per channel (multi-unit activity). "
     "Column 'stream' names the source stream, 'channel' the channel within it."

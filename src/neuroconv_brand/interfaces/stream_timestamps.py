@@ -11,8 +11,7 @@ from neuroconv.utils import DeepDict
 from pynwb import NWBFile
 
 from ..clocks import redis_seconds
-from .base import BrandStreamInterface
-from .timeseries import STUB_ENTRIES
+from .base import STUB_ENTRIES, BrandStreamInterface
 
 #: The processing module that holds the per-stream clock tables.
 MODULE_NAME = "brand_timestamps"

@@ -5,17 +5,12 @@ from __future__ import annotations
 import json
 import warnings
 
-import numpy as np
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile, TimeSeries
 
-from ..clocks import entry_rate, regular_rate, sample_times
-from ..iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB, StreamKeyIterator
+from ..iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB
 from ..specs import KeySpec
 from .base import BrandStreamInterface
-
-#: Entries written per stream with ``stub_test=True``.
-STUB_ENTRIES = 1000
 
 
 def series_name(stream: str, key: str) -> str:
@@ -129,32 +124,13 @@ class BrandTimeSeriesInterface(BrandStreamInterface):
                 f"stream '{self.spec.name}': text key(s) {skipped_text} cannot be TimeSeries data; not written.",
                 stacklevel=2,
             )
-        entry_ids = self.timeline.ids
-        entry_seconds = self.get_timestamps()
-        if stub_test:
-            entry_ids, entry_seconds = entry_ids[:STUB_ENTRIES], entry_seconds[:STUB_ENTRIES]
+        entry_ids, entry_seconds = self.entries_to_write(stub_test)
         if len(entry_ids) == 0:
             warnings.warn(f"stream '{self.spec.name}' has no entries; nothing written.", stacklevel=2)
             return
-        rate = entry_rate(self.entry_times.seconds, self.spec.rate)
         for name, key in self.numeric_keys.items():
             series_metadata = metadata.get("TimeSeries", {}).get(series_name(self.spec.name, name), {})
-            data = StreamKeyIterator(
-                self.session.source,
-                self.spec,
-                name,
-                entry_ids,
-                on_bad_entry=self.on_bad_entry,
-                chunk_mb=chunk_mb,
-                buffer_gb=buffer_gb,
-                display_progress=display_progress,
+            arguments = self.key_series_arguments(
+                key, entry_ids, entry_seconds, chunk_mb, buffer_gb, display_progress
             )
-            times = sample_times(entry_seconds, key.samp, rate * key.samp if rate else None)
-            nwbfile.add_acquisition(TimeSeries(data=data, **self._timing(times), **series_metadata))
-
-    @staticmethod
-    def _timing(times: np.ndarray) -> dict:
-        rate = regular_rate(times)
-        if rate is not None:
-            return dict(starting_time=float(times[0]), rate=rate)
-        return dict(timestamps=times)
+            nwbfile.add_acquisition(TimeSeries(**arguments, **series_metadata))
