@@ -157,12 +157,13 @@ def run_convert(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.output} already exists; pass --overwrite to replace it.")
     started = time.perf_counter()
     streams = args.stream
+    # Held open for the whole command, so the converter's interfaces share this session (one index pass).
+    session = BrandSession.open(source, redis_server_path=server)
     if args.all_streams:
-        with BrandSession.open(source, redis_server_path=server) as session:
-            present = set(session.source.stream_names())
-            graph = session.graph(brand_base_dir=base_dir)
-            streams = [name for name, spec in graph.streams.items() if spec.type_nwb and name in present]
-    with warnings.catch_warnings():
+        present = set(session.source.stream_names())
+        graph = session.graph(brand_base_dir=base_dir)
+        streams = [name for name, spec in graph.streams.items() if spec.type_nwb and name in present]
+    with session, warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # NeuroConv's once-per-process metadata-format notice
         warnings.filterwarnings("ignore", message=".*compression may not be available")  # the user chose it
         converter = BrandConverter(

@@ -172,3 +172,14 @@ def test_a_redis_that_goes_away_mid_conversion_fails_cleanly(tmp_path):
     with pytest.raises(SourceConnectionError, match="cannot reach the Redis server"):
         converter.run_conversion(nwbfile_path=output)
     assert not output.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".session")]
+
+
+def test_convert_all_streams_includes_disabled_ones(clean_session, tmp_path):
+    output = tmp_path / "all.nwb"
+    result = run("convert", str(clean_session.rdb_path), "-o", str(output), "--all-streams")
+    assert result.returncode == 0, result.stderr
+    converted = result.stdout.splitlines()[1].removeprefix("converted: ").split(", ")
+    assert {"sbp", "binned_spikes", "cursorData", "targetData", "thresh_cross", "state"} <= set(converted)
+    assert len(read_nwb(output).acquisition["sbp_samples"].data) == len(
+        clean_session.truth.streams["sbp"].ids
+    )
