@@ -23,6 +23,7 @@ from .interfaces.registry import interface_class_for
 from .interfaces.stream_timestamps import BrandStreamTimestampsInterface
 from .output_files import atomic_output, write_nwbfile
 from .session import BrandSession
+from .stream_spool import session_spool
 
 #: Mechanisms in the order they are added: trials before the per-trial columns that need them.
 _MECHANISM_ORDER = ("Trial", "TrialInfo", "TimeSeries", "Position", "SpikeTimes")
@@ -203,6 +204,33 @@ class BrandConverter(NWBConverter):
     def get_source_schema(cls) -> dict:
         """The constructor's signature as a JSON schema (NeuroConv's convention for interfaces)."""
         return get_json_schema_from_method_signature(cls, exclude=["source_data"])
+
+    def read_streams(self, workers: int | None = None) -> None:
+        """Read every converted stream once, several at a time in worker processes where possible.
+
+        Called by :meth:`add_to_nwbfile`; each stream's timeline is kept and its data spooled to disk (see
+        :mod:`neuroconv_brand.stream_spool`), so the interfaces then write without reading the source again.
+
+        Parameters
+        ----------
+        workers : int, optional
+            Worker processes (default ``$NEUROCONV_BRAND_READ_WORKERS``, else the usable CPUs, at most 4; 1
+            reads every stream in this process).
+        """
+        by_session: dict[int, tuple[BrandSession, list]] = {}
+        for interface in self.data_interface_objects.values():
+            request = getattr(interface, "stream_pass_request", lambda: None)()
+            if request is not None:
+                by_session.setdefault(id(interface.session), (interface.session, []))[1].append(request)
+        for session, requests in by_session.values():
+            session_spool(session).read_ahead(requests, workers)
+
+    def add_to_nwbfile(
+        self, nwbfile: NWBFile, metadata: dict | None = None, conversion_options: dict | None = None
+    ) -> None:
+        """NeuroConv's ``add_to_nwbfile``, after reading every converted stream once (:meth:`read_streams`)."""
+        self.read_streams()
+        super().add_to_nwbfile(nwbfile=nwbfile, metadata=metadata, conversion_options=conversion_options)
 
     def run_conversion(
         self,

@@ -13,10 +13,11 @@ from .decoding import OnBadEntry
 from .entry_ids import EntryId
 from .sources.base import StreamSource
 from .specs import StreamSpec
+from .stream_spool import SpooledKey
 from .streams import StreamReader
 
 DEFAULT_CHUNK_MB = 10.0
-DEFAULT_BUFFER_GB = 0.1
+DEFAULT_BUFFER_GB = 0.02
 
 
 def full_width_shapes(
@@ -45,6 +46,9 @@ class StreamKeyIterator(GenericDataChunkIterator):
         ``(n, 2)`` ids of the entries to write, in order (from the stream's timeline pass).
     on_bad_entry : {"raise", "skip"}
         Must match what produced ``entry_ids``.
+    spooled : SpooledKey, optional
+        The key's rows from the stream's pass (read from there instead of the source); its rows must line up
+        with ``entry_ids``.
     chunk_mb, buffer_gb : float
         Target chunk and buffer sizes (both full channel width).
     display_progress : bool
@@ -62,9 +66,11 @@ class StreamKeyIterator(GenericDataChunkIterator):
         buffer_gb: float = DEFAULT_BUFFER_GB,
         display_progress: bool = False,
         progress_bar_options: dict | None = None,
+        spooled: SpooledKey | None = None,
     ):
         self._key = spec.keys[key]
         self._entry_ids = entry_ids
+        self._spooled = spooled
         self._reader = StreamReader(
             source, spec, keys=[key], on_bad_entry=on_bad_entry, with_sync=False, with_monotonic=False
         )
@@ -88,6 +94,8 @@ class StreamKeyIterator(GenericDataChunkIterator):
 
     def _get_data(self, selection: tuple[slice, ...]) -> np.ndarray:
         rows, channels = selection
+        if self._spooled is not None:
+            return self._spooled.read_rows(rows.start or 0, rows.stop)[:, channels]
         samp = self._key.samp
         first_row, stop_row = rows.start or 0, rows.stop
         first_entry, stop_entry = first_row // samp, -(-stop_row // samp)
@@ -106,3 +114,43 @@ class StreamKeyIterator(GenericDataChunkIterator):
             )
         offset = first_entry * samp
         return out[first_row - offset : stop_row - offset, channels]
+
+
+class ComputedColumnIterator(GenericDataChunkIterator):
+    """A 1-D column (e.g. of a clock table) computed buffer by buffer instead of held in memory.
+
+    Iterating it with ``iter()`` gives a fresh iterator over the same values, and leaves this one untouched:
+    NeuroConv's dataset configuration iterates every table column to look for linked containers, which would
+    otherwise exhaust the iterator before pynwb writes it (the file would get no data). hdmf writes by calling
+    ``next()`` on the iterator itself.
+
+    Parameters
+    ----------
+    length : int
+        Number of values.
+    dtype : numpy dtype
+        Their type.
+    compute : callable
+        ``compute(start, stop)`` returns values ``[start, stop)`` as a 1-D array.
+    chunk_mb : float
+        Chunk size in MB (a buffer is two chunks).
+    """
+
+    def __init__(self, length: int, dtype, compute, chunk_mb: float = DEFAULT_CHUNK_MB):
+        self._length, self._dtype, self._compute, self._chunk_mb = length, np.dtype(dtype), compute, chunk_mb
+        chunk_rows = int(max(1, min(length, chunk_mb * 1e6 // self._dtype.itemsize)))
+        buffer_rows = int(max(1, min(length, 2 * chunk_rows)))
+        super().__init__(chunk_shape=(chunk_rows,), buffer_shape=(buffer_rows,), display_progress=False)
+
+    def __iter__(self) -> ComputedColumnIterator:
+        return ComputedColumnIterator(self._length, self._dtype, self._compute, self._chunk_mb)
+
+    def _get_dtype(self) -> np.dtype:
+        return self._dtype
+
+    def _get_maxshape(self) -> tuple[int]:
+        return (self._length,)
+
+    def _get_data(self, selection: tuple[slice, ...]) -> np.ndarray:
+        (rows,) = selection
+        return np.asarray(self._compute(rows.start or 0, rows.stop), dtype=self._dtype)

@@ -255,6 +255,10 @@ class BrandSession:
         """
         self._derivative = nickname
 
+    def add_closer(self, closer) -> None:
+        """Call ``closer()`` when the last user closes the session (after the source is closed)."""
+        self._closers.append(closer)
+
     def close(self) -> None:
         """Release one user; the last one closes the source and any embedded server."""
         with self._lock:

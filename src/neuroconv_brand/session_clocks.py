@@ -1,4 +1,4 @@
-"""What all streams of one session share: their timelines (read once) and the clock fits.
+"""What all streams of one session share: one read of each stream (see :mod:`.stream_spool`) and the clock fits.
 
 Each clock is fitted once per session on the largest stream that carries it (the blocking label's source
 stream for a sync label, the largest stream with ``ts`` for the monotonic clock), so that a label value or a
@@ -11,22 +11,44 @@ from __future__ import annotations
 import weakref
 
 from .clocks import Clock, ClockFit, blocking_label, fit_clock, read_clock
+from .decoding import OnBadEntry
 from .graph import Graph
+from .recording import is_acquisition_stream
 from .session import BrandSession
 from .specs import StreamSpec
-from .streams import EntryBatch, StreamReader
+from .stream_spool import StreamPass, session_spool
+from .streams import EntryBatch
 
-_TIMELINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _FITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def stream_timeline(session: BrandSession, spec: StreamSpec) -> EntryBatch:
+def spools_by_default(graph: Graph, spec: StreamSpec) -> bool:
+    """Whether a stream's pass spools its data by default: streams the converter writes (exported, not raw)."""
+    return spec.enabled and not is_acquisition_stream(graph, spec)
+
+
+def stream_pass(
+    session: BrandSession,
+    graph: Graph,
+    spec: StreamSpec,
+    on_bad_entry: OnBadEntry = "raise",
+    spool: bool | None = None,
+) -> StreamPass:
+    """The one read of ``spec``'s stream in this session: its timeline and its spooled numeric keys.
+
+    ``spool=None`` spools the data of streams the converter writes by default (exported, not raw broadband), so
+    that the pass made for the clock fit also serves the data; ``True`` always spools, ``False`` never does.
+    """
+    if spool is None:
+        spool = spools_by_default(graph, spec)
+    return session_spool(session).stream_pass(spec, on_bad_entry, spool)
+
+
+def stream_timeline(
+    session: BrandSession, graph: Graph, spec: StreamSpec, on_bad_entry: OnBadEntry = "raise"
+) -> EntryBatch:
     """Ids, sync labels and monotonic stamps of every entry of ``spec``'s stream (read once per session)."""
-    timelines = _TIMELINES.setdefault(session, {})
-    if spec.name not in timelines:
-        batch = StreamReader(session.source, spec, keys=[]).read()
-        timelines[spec.name] = EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns)
-    return timelines[spec.name]
+    return stream_pass(session, graph, spec, on_bad_entry).timeline
 
 
 def _streams_by_length(session: BrandSession, graph: Graph) -> list[StreamSpec]:
@@ -37,7 +59,12 @@ def _streams_by_length(session: BrandSession, graph: Graph) -> list[StreamSpec]:
 
 
 def shared_clock_fit(
-    session: BrandSession, graph: Graph, start_ms: int, clock: Clock, label: str | None
+    session: BrandSession,
+    graph: Graph,
+    start_ms: int,
+    clock: Clock,
+    label: str | None,
+    on_bad_entry: OnBadEntry = "raise",
 ) -> ClockFit | None:
     """The session's fit of ``clock`` (and sync ``label``), or None when no stream carries it.
 
@@ -51,15 +78,17 @@ def shared_clock_fit(
         The clock to fit.
     label : str or None
         The sync label (``clock == "sync"``).
+    on_bad_entry : {"raise", "skip"}
+        How the streams read for the fit treat entries with bad payloads.
     """
     fits = _FITS.setdefault(session, {})
-    key = (id(graph), start_ms, clock, label)
+    key = (id(graph), start_ms, clock, label, on_bad_entry)
     if key not in fits:
         fits[key] = None
         for spec in _streams_by_length(session, graph):
             if clock == "sync" and label not in spec.sync_labels[:1]:
                 continue
-            timeline = stream_timeline(session, spec)
+            timeline = stream_timeline(session, graph, spec, on_bad_entry)
             if clock == "sync" and blocking_label(spec, timeline) != label:
                 continue
             fit = fit_clock(read_clock(spec, timeline, clock, start_ms))

@@ -16,6 +16,13 @@ def clock_table(nwbfile, stream):
     return nwbfile.processing["brand_timestamps"][f"{stream}_ts"]
 
 
+def written_clock_table(interface, folder, **conversion_options):
+    """The interface's table as written to a file and read back (its columns are computed while writing)."""
+    path = folder / f"{interface.spec.name}_clocks.nwb"
+    interface.run_conversion(nwbfile_path=path, overwrite=True, **conversion_options)
+    return clock_table(read_nwb(path), interface.spec.name)
+
+
 class TestStreamTimestampsInterfaceMixins(DataInterfaceTestMixin, TemporalAlignmentMixin):
     data_interface_cls = BrandStreamTimestampsInterface
     interface_kwargs = {}
@@ -57,7 +64,7 @@ def test_every_clock_in_seconds_exportnwb_bug_9(hazard_session, tmp_path):
     np.testing.assert_array_equal(table["session_time"][:], interface.get_timestamps())
 
 
-def test_empty_sync_and_labels_not_in_the_graph_exportnwb_bug_6(hazard_session):
+def test_empty_sync_and_labels_not_in_the_graph_exportnwb_bug_6(hazard_session, tmp_path):
     # exportNWB raised KeyError on an empty {} sync and on a label missing from the graph's sync list.
     truth = hazard_session.truth
     stream = truth.streams["cursorData"]
@@ -66,31 +73,27 @@ def test_empty_sync_and_labels_not_in_the_graph_exportnwb_bug_6(hazard_session):
     interface = BrandStreamTimestampsInterface(
         file_path=str(hazard_session.rdb_path), stream_name="cursorData"
     )
-    nwbfile = mock_NWBFile()
-    interface.add_to_nwbfile(nwbfile)
-    table = clock_table(nwbfile, "cursorData")
+    table = written_clock_table(interface, tmp_path)
     for label in ("nsp_idx_1", "decoder_idx"):
-        column = table[f"sync_{label}"].data
+        column = table[f"sync_{label}"][:]
         assert np.isnan(column[:n_empty]).all()
         np.testing.assert_array_equal(column[n_empty:], stream.sync[label][n_empty:] / 1000.0)
     assert "not in the graph's sync list: default sync rate" in table["sync_decoder_idx"].description
     assert "not in the graph" not in table["sync_nsp_idx_1"].description
 
 
-def test_same_millisecond_entries_are_told_apart_by_the_sequence(hazard_session):
+def test_same_millisecond_entries_are_told_apart_by_the_sequence(hazard_session, tmp_path):
     truth = hazard_session.truth.streams["thresh_cross"]
     interface = BrandStreamTimestampsInterface(
         file_path=str(hazard_session.rdb_path), stream_name="thresh_cross"
     )
-    nwbfile = mock_NWBFile()
-    interface.add_to_nwbfile(nwbfile)
-    table = clock_table(nwbfile, "thresh_cross")
-    seq = table["redis_seq"].data
+    table = written_clock_table(interface, tmp_path)
+    seq = table["redis_seq"][:]
     assert seq.max() == 2 and (seq == 2).sum() == len(hazard_session.truth.hazards.same_ms_bursts)
     np.testing.assert_array_equal(seq, truth.ids[:, 1])
     burst = np.flatnonzero(seq == 2)[0]
-    assert len(set(table["redis_time"].data[burst - 2 : burst + 1])) == 1
-    assert np.all(np.diff(table["sync_nsp_idx_1"].data[burst - 2 : burst + 1]) > 0)
+    assert len(set(table["redis_time"][burst - 2 : burst + 1])) == 1
+    assert np.all(np.diff(table["sync_nsp_idx_1"][burst - 2 : burst + 1]) > 0)
 
 
 def test_session_time_follows_alignment_and_the_source_clocks_do_not(clean_session):
@@ -104,13 +107,11 @@ def test_session_time_follows_alignment_and_the_source_clocks_do_not(clean_sessi
     np.testing.assert_array_equal(after["redis_time"][0], before["redis_time"][0])
 
 
-def test_stub_keeps_the_first_entries(clean_session):
+def test_stub_keeps_the_first_entries(clean_session, tmp_path):
     interface = BrandStreamTimestampsInterface(file_path=str(clean_session.rdb_path), stream_name="sbp")
-    nwbfile = mock_NWBFile()
-    interface.add_to_nwbfile(nwbfile, stub_test=True)
-    table = clock_table(nwbfile, "sbp")
+    table = written_clock_table(interface, tmp_path, stub_test=True)
     assert len(table) == 1000
-    np.testing.assert_array_equal(table["redis_seq"].data, clean_session.truth.streams["sbp"].ids[:1000, 1])
+    np.testing.assert_array_equal(table["redis_seq"][:], clean_session.truth.streams["sbp"].ids[:1000, 1])
 
 
 def test_one_module_holds_every_stream(clean_session):

@@ -28,8 +28,9 @@ from ..graph import Graph
 from ..iterators import StreamKeyIterator
 from ..recording import is_acquisition_stream
 from ..session import BrandSession
-from ..session_clocks import shared_clock_fit, stream_timeline
+from ..session_clocks import shared_clock_fit, spools_by_default
 from ..specs import KeySpec, StreamSpec
+from ..stream_spool import StreamPass, session_spool
 from ..streams import EntryBatch, StreamReader
 
 #: Entries written per stream with ``stub_test=True``.
@@ -110,6 +111,9 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
     """
 
     type_nwb: ClassVar[str] = ""
+    #: Whether the stream's pass spools its numeric keys (True for interfaces that write data; None: the
+    #: default for the stream, see :func:`~neuroconv_brand.session_clocks.stream_pass`).
+    spools_data: ClassVar[bool | None] = None
     keywords = ("BRAND", "brain-computer interface", "Redis")
     associated_suffixes = (".rdb",)
 
@@ -180,17 +184,29 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
 
     # --- the stream's timeline: ids, sync labels and monotonic stamps of every entry (one pass) ---
 
+    def stream_pass_request(self) -> tuple[StreamSpec, OnBadEntry, bool] | None:
+        """What this interface reads of its stream, for reading several streams at once (see ``read_ahead``)."""
+        spool = self.spools_data
+        if spool is None:
+            spool = spools_by_default(self.graph, self.spec)
+        return self.spec, self.on_bad_entry, spool
+
+    @property
+    def stream_pass(self) -> StreamPass:
+        """The session's one read of this stream: its timeline and (for data interfaces) its spooled keys."""
+        spec, on_bad_entry, spool = self.stream_pass_request()
+        return session_spool(self.session).stream_pass(spec, on_bad_entry, spool)
+
     def _read_timeline(self, fresh: bool = False) -> EntryBatch:
-        if self.on_bad_entry == "skip":
-            # The exported keys are read too, so that entries with bad payloads are left out of the timeline
-            # exactly as the data pass will leave them out.
-            keys = list(self.spec.exported_keys)
-            batch = StreamReader(self.session.source, self.spec, keys=keys, on_bad_entry="skip").read()
-            return EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns)
         if fresh:
-            batch = StreamReader(self.session.source, self.spec, keys=[]).read()
+            # Re-read from the source (NeuroConv's contract for get_original_timestamps); in skip mode the
+            # exported keys are decoded too, so that the same entries are left out.
+            keys = list(self.spec.exported_keys) if self.on_bad_entry == "skip" else []
+            batch = StreamReader(
+                self.session.source, self.spec, keys=keys, on_bad_entry=self.on_bad_entry
+            ).read()
             return EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns)
-        return stream_timeline(self.session, self.spec)
+        return self.stream_pass.timeline
 
     def _compute_entry_times(self, timeline: EntryBatch, clock: Clock | None = None) -> EntryTimes:
         """Entry times on ``clock`` (default: the interface's), with the session's shared clock fit."""
@@ -198,7 +214,9 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
         label = blocking_label(self.spec, timeline) if clock == "sync" else None
         fit = None
         if clock != "redis":
-            fit = shared_clock_fit(self.session, self.graph, self.session_start_ms, clock, label)
+            fit = shared_clock_fit(
+                self.session, self.graph, self.session_start_ms, clock, label, self.on_bad_entry
+            )
         return compute_entry_times(self.spec, timeline, clock, self.session_start_ms, fit)
 
     @property
@@ -276,6 +294,7 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
             key.name,
             entry_ids,
             on_bad_entry=self.on_bad_entry,
+            spooled=self.stream_pass.keys.get(key.name),
             chunk_mb=chunk_mb,
             buffer_gb=buffer_gb,
             display_progress=display_progress,

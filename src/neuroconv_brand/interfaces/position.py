@@ -108,6 +108,7 @@ class BrandPositionInterface(BrandStreamInterface):
     display_name = "BRAND Position stream"
     info = "A BRAND Redis stream whose node YAML says type_nwb: Position (cursor, target, ...)."
     type_nwb = "Position"
+    spools_data = True
 
     @property
     def numeric_keys(self) -> dict[str, KeySpec]:

@@ -17,7 +17,6 @@ from ..clocks import entry_rate
 from ..electrode_map import ChannelElectrodes, crossings_key, map_channels_to_electrodes
 from ..errors import GraphError
 from ..specs import KeySpec
-from ..streams import StreamReader
 from .base import STUB_ENTRIES, BrandStreamInterface
 
 #: Entries converted per stream with ``stub_test=True``.
@@ -25,6 +24,8 @@ UNITS_DESCRIPTION = (
     "Unsorted threshold crossings of BRAND SpikeTimes streams: one unit per channel (multi-unit activity). "
     "Column 'stream' names the source stream, 'channel' the channel within it."
 )
+#: Bytes of crossings read per block when extracting spike times.
+SPIKE_BLOCK_BYTES = 16_000_000
 PLACEHOLDER_DEVICE = "BRAND NSP (placeholder)"
 PLACEHOLDER_GROUP = "unknown array (placeholder)"
 #: Units columns this interface writes, besides ``spike_times`` and ``id``.
@@ -74,6 +75,7 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
     display_name = "BRAND SpikeTimes stream"
     info = "A BRAND Redis stream whose node YAML says type_nwb: SpikeTimes (threshold crossings)."
     type_nwb = "SpikeTimes"
+    spools_data = True
 
     def __init__(
         self,
@@ -118,43 +120,34 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
     def read_spike_times(self, stub_test: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Spike times of every channel: a flat float64 array grouped by channel, and the count per channel.
 
-        Read batch by batch; each batch is reduced with one ``np.nonzero``.
+        The crossings come from the stream's pass in blocks, read twice: once to count each channel's spikes,
+        once to put every spike time straight into its place, so memory holds the result and one block only.
         """
         entry_seconds = self.get_timestamps()
-        ids = self.timeline.ids
-        limit = min(len(ids), STUB_ENTRIES) if stub_test else len(ids)
+        limit = min(len(entry_seconds), STUB_ENTRIES) if stub_test else len(entry_seconds)
         samp, n_channels = self.crossings.samp, self.crossings.chan
         step = 1.0 / self.sample_rate if samp > 1 and self.sample_rate else 0.0
-        # In skip mode the timeline dropped entries whose exported keys were bad: read the same keys.
-        keys = list(self.spec.exported_keys) if self.on_bad_entry == "skip" else [self.crossings.name]
-        reader = StreamReader(
-            self.session.source,
-            self.spec,
-            keys=keys,
-            on_bad_entry=self.on_bad_entry,
-            with_sync=False,
-            with_monotonic=False,
-        )
-        times, channels = [], []
-        done = 0
-        for batch in reader.iter_batches():
-            count = min(len(batch), limit - done)
-            if not np.array_equal(batch.ids[:count], ids[done : done + count]):
-                raise RuntimeError(
-                    f"stream '{self.spec.name}' changed while reading (entry ids differ from the first pass); "
-                    "convert from a stopped session or a .rdb file."
-                )
-            values = batch.data[self.crossings.name][:count]
-            entry, sample, channel = np.nonzero(values)
-            times.append(entry_seconds[done + entry] + sample * step)
-            channels.append(channel)
-            done += count
-            if done >= limit:
-                break
-        flat_times = np.concatenate(times) if times else np.zeros(0)
-        flat_channels = np.concatenate(channels) if channels else np.zeros(0, dtype=np.int64)
-        order = np.argsort(flat_channels, kind="stable")
-        return flat_times[order], np.bincount(flat_channels, minlength=n_channels)
+        spooled = self.stream_pass.keys[self.crossings.name]
+        block_entries = max(1, SPIKE_BLOCK_BYTES // max(self.crossings.entry_nbytes, 1))
+        blocks = [(first, min(block_entries, limit - first)) for first in range(0, limit, block_entries)]
+
+        def crossings(first: int, count: int) -> np.ndarray:  # (channel, entry, sample) view of a block
+            rows = spooled.read_rows(first * samp, (first + count) * samp)
+            return rows.reshape(count, samp, n_channels).transpose(2, 0, 1)
+
+        counts = np.zeros(n_channels, dtype=np.int64)
+        for first, count in blocks:
+            counts += np.count_nonzero(crossings(first, count), axis=(1, 2))
+        spike_times = np.empty(int(counts.sum()), dtype=np.float64)
+        filled = np.cumsum(counts) - counts  # next free position of each channel
+        for first, count in blocks:
+            channel, entry, sample = np.nonzero(crossings(first, count))  # grouped by channel, in time order
+            per_channel = np.bincount(channel, minlength=n_channels)
+            run_start = np.cumsum(per_channel) - per_channel
+            positions = filled[channel] + np.arange(len(channel)) - run_start[channel]
+            spike_times[positions] = entry_seconds[first + entry] + sample * step
+            filled += per_channel
+        return spike_times, counts
 
     def add_to_nwbfile(
         self,

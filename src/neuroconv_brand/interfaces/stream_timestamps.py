@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 from hdmf.common import DynamicTable, VectorData
@@ -11,6 +12,7 @@ from neuroconv.utils import DeepDict
 from pynwb import NWBFile
 
 from ..clocks import redis_seconds
+from ..iterators import ComputedColumnIterator
 from .base import STUB_ENTRIES, BrandStreamInterface
 
 #: The processing module that holds the per-stream clock tables.
@@ -20,6 +22,14 @@ MODULE_DESCRIPTION = (
     "that every clock a stream carried can be recovered: the time that stamps the data in this file, the "
     "Redis entry id, the writer's CLOCK_MONOTONIC 'ts' field and every sync label."
 )
+
+
+#: ``compute(start, stop)``: values ``[start, stop)`` of a column.
+ColumnSlice = Callable[[int, int], np.ndarray]
+
+
+def _nan_slice(start: int, stop: int) -> np.ndarray:
+    return np.full(stop - start, np.nan)
 
 
 def table_name(stream: str) -> str:
@@ -105,35 +115,46 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
         }
         return schema
 
-    def clock_columns(self) -> dict[str, tuple[np.ndarray, str]]:
-        """Every column of the table: ``name -> (values, description)``, one value per entry."""
-        timeline, spec = self.timeline, self.spec
-        columns: dict[str, tuple[np.ndarray, str]] = {
+    def clock_column_sources(self) -> dict[str, tuple[ColumnSlice, str]]:
+        """Every column of the table: ``name -> (compute, description)``; ``compute(start, stop)`` gives its values.
+
+        Columns are computed slice by slice from the stream's timeline when written, so a long stream's table
+        takes no memory of its own.
+        """
+        timeline, spec, start_ms = self.timeline, self.spec, self.session_start_ms
+        ids, stamps = timeline.ids, timeline.monotonic_ns
+        session_times = (
+            self._aligned_timestamps if self._aligned_timestamps is not None else self.entry_times.seconds
+        )
+        mapped = self._compute_entry_times(timeline, clock="monotonic").seconds
+        columns: dict[str, tuple[ColumnSlice, str]] = {
             "session_time": (
-                self.get_timestamps(),
+                lambda a, b: session_times[a:b],
                 f"Time that stamps this stream's data in the file, on the '{self.clock}' clock "
                 "(seconds since session_start_time).",
             ),
             "redis_time": (
-                redis_seconds(timeline.ids, self.session_start_ms),
+                lambda a, b: redis_seconds(ids[a:b], start_ms),
                 "Redis entry-id time (milliseconds since the Unix epoch), as seconds since session_start_time.",
             ),
             "redis_seq": (
-                timeline.ids[:, 1].astype(np.int64),
+                lambda a, b: ids[a:b, 1].astype(np.int64),
                 "Redis entry-id sequence number: orders entries written in the same millisecond.",
             ),
         }
-        stamps = timeline.monotonic_ns
-        has_stamp = stamps > 0 if stamps is not None else np.zeros(len(timeline), dtype=bool)
-        mapped = self._compute_entry_times(timeline, clock="monotonic").seconds
+
+        def stamped(values: np.ndarray, divisor: float) -> ColumnSlice:
+            if stamps is None:
+                return _nan_slice
+            return lambda a, b: np.where(stamps[a:b] > 0, values[a:b] / divisor, np.nan)
+
         columns["monotonic_time"] = (
-            np.where(has_stamp, mapped, np.nan),
+            stamped(mapped, 1.0),
             f"The '{spec.time_key}' field (CLOCK_MONOTONIC) mapped onto the session axis with an offset fitted to "
             "the Redis time, seconds since session_start_time; NaN where the entry has no such field.",
         )
-        raw = stamps.astype(np.float64) / 1e9 if stamps is not None else np.zeros(len(timeline))
         columns["monotonic_clock"] = (
-            np.where(has_stamp, raw, np.nan),
+            stamped(stamps, 1e9),
             f"The '{spec.time_key}' field as written: the writing machine's CLOCK_MONOTONIC in seconds; NaN where "
             "absent.",
         )
@@ -145,12 +166,26 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
                 f"Sync label '{label}' divided by its rate {rate:g} Hz{listed}: seconds on the label's own clock; NaN "
                 "where the entry lacks the label."
             )
-            if label in found:
-                values = np.where(timeline.sync.present[label], timeline.sync.values[label] / rate, np.nan)
-            else:
-                values = np.full(len(timeline), np.nan)
-            columns[label_column(label)] = (values, description)
+            columns[label_column(label)] = (
+                self._label_slice(label, rate) if label in found else _nan_slice,
+                description,
+            )
         return columns
+
+    def _label_slice(self, label: str, rate: float) -> ColumnSlice:
+        values, present = self.timeline.sync.values[label], self.timeline.sync.present[label]
+        return lambda a, b: np.where(present[a:b], values[a:b] / rate, np.nan)
+
+    def clock_columns(self) -> dict[str, tuple[np.ndarray, str]]:
+        """Every column of the table, computed in full: ``name -> (values, description)``, one value per entry."""
+        rows = len(self.timeline)
+        return {
+            name: (
+                np.asarray(compute(0, rows), dtype=np.float64 if name != "redis_seq" else np.int64),
+                description,
+            )
+            for name, (compute, description) in self.clock_column_sources().items()
+        }
 
     def add_to_nwbfile(
         self, nwbfile: NWBFile, metadata: dict | None = None, *, stub_test: bool = False
@@ -177,8 +212,14 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
             description=block.get("description") or f"Every clock of BRAND stream '{self.spec.name}'.",
             id=np.arange(rows),
             columns=[
-                VectorData(name=name, description=description, data=values[:rows])
-                for name, (values, description) in self.clock_columns().items()
+                VectorData(
+                    name=name,
+                    description=description,
+                    data=ComputedColumnIterator(
+                        rows, np.int64 if name == "redis_seq" else np.float64, compute
+                    ),
+                )
+                for name, (compute, description) in self.clock_column_sources().items()
             ],
         )
         get_module(nwbfile, MODULE_NAME, MODULE_DESCRIPTION).add(table)

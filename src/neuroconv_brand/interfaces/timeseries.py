@@ -46,6 +46,7 @@ class BrandTimeSeriesInterface(BrandStreamInterface):
     display_name = "BRAND TimeSeries stream"
     info = "A BRAND Redis stream whose node YAML says type_nwb: TimeSeries."
     type_nwb = "TimeSeries"
+    spools_data = True
 
     @property
     def numeric_keys(self) -> dict[str, KeySpec]:

@@ -236,6 +236,10 @@ class BrandTrialsInterface(BrandStreamInterface):
         self.definition = read_trial_definition(self.spec)  # a bad definition fails at construction
         self._states: np.ndarray | None = None
 
+    def stream_pass_request(self) -> None:
+        """None: the trial stream is read with its states (see ``_read_timeline``), not through a stream pass."""
+        return None
+
     def _read_timeline(self, fresh: bool = False) -> EntryBatch:
         # The states are read in the timeline pass, so they always line up with the entry times.
         extra = list(self.spec.exported_keys) if self.on_bad_entry == "skip" else []

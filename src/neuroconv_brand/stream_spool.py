@@ -1,0 +1,332 @@
+"""One read of a stream: its timeline kept in memory, the data of its exported numeric keys spooled to disk.
+
+A stream is needed twice during a conversion: its timeline (ids, sync labels, ``ts``) must be known before
+pynwb is given the data (for ``timestamps`` or ``starting_time`` + ``rate``, and for the session's clock fit),
+and its data are written later, buffer by buffer. Reading the source twice doubled the cost of the large
+streams (parsing a ``.rdb`` file or XRANGE round trips), and on a live Redis the two passes could disagree.
+So the first pass decodes everything once: the timeline stays in memory (about 33 bytes per entry), and each
+numeric key's decoded rows go to a temporary file that the data iterators, spike-time extraction and the like
+then read at page-cache speed. Memory stays bounded; the temporary files take as much disk as the keys'
+uncompressed data and are deleted when the session closes.
+
+The spool folder is a fresh directory under ``$NEUROCONV_BRAND_SPOOL_DIR`` if set, else the system's
+temporary folder (``$TMPDIR``, see :func:`tempfile.gettempdir`).
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import multiprocessing
+import os
+import shutil
+import tempfile
+import threading
+import warnings
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .decoding import OnBadEntry
+from .errors import BrandError
+from .session import BrandSession
+from .specs import KeySpec, StreamSpec
+from .streams import EntryBatch, StreamReader, concatenate_batches
+
+#: Environment variable naming the folder for spooled stream data.
+SPOOL_DIR_VARIABLE = "NEUROCONV_BRAND_SPOOL_DIR"
+
+
+class SpoolSpaceError(BrandError):
+    """The spool folder has no room for a stream's data."""
+
+
+class SpooledKey:
+    """One key's decoded rows, ``(entries x samp, chan)`` in native byte order, in a temporary file.
+
+    Parameters
+    ----------
+    path : Path
+        The file: created empty, or an existing one holding ``rows`` rows (written by a reading worker).
+    key : KeySpec
+        The key whose rows it holds.
+    rows : int, optional
+        The rows an existing file holds; None creates the file.
+    """
+
+    def __init__(self, path: Path, key: KeySpec, rows: int | None = None):
+        self.path = path
+        self.key = key
+        self.dtype = key.numpy_dtype.newbyteorder("=")
+        self.row_bytes = key.chan * self.dtype.itemsize
+        self.rows = rows or 0
+        self._file = open(path, "w+b" if rows is None else "r+b", buffering=0)
+
+    def append(self, block: np.ndarray) -> None:
+        """Append decoded ``(n, samp, chan)`` entries."""
+        rows = np.ascontiguousarray(block, dtype=self.dtype).reshape(-1, self.key.chan)
+        view = memoryview(rows).cast("B")
+        written = 0
+        while written < len(view):
+            written += self._file.write(view[written:])
+        self.rows += len(rows)
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``[start, stop)`` as a new ``(stop - start, chan)`` array."""
+        stop = min(stop, self.rows)
+        out = np.empty((max(stop - start, 0), self.key.chan), dtype=self.dtype)
+        view = memoryview(out).cast("B")
+        done = 0
+        while done < len(view):
+            count = os.preadv(self._file.fileno(), [view[done:]], start * self.row_bytes + done)
+            if count == 0:
+                raise RuntimeError(f"spool file {self.path} is shorter than its {self.rows} rows")
+            done += count
+        return out
+
+    def close(self) -> None:
+        """Close the file (it is deleted with its folder)."""
+        self._file.close()
+
+
+@dataclass
+class StreamPass:
+    """What one read of a stream produced.
+
+    Attributes
+    ----------
+    timeline : EntryBatch
+        Ids, sync labels and monotonic stamps of every entry kept (no data).
+    keys : dict of str to SpooledKey
+        The spooled numeric keys, whose rows line up with the timeline's entries.
+    on_bad_entry : {"raise", "skip"}
+        How entries with bad payloads were treated (in skip mode they are in neither the timeline nor the keys).
+    """
+
+    timeline: EntryBatch
+    keys: dict[str, SpooledKey] = field(default_factory=dict)
+    on_bad_entry: OnBadEntry = "raise"
+
+
+class SessionSpool:
+    """The stream passes of one open session and the temporary folder that holds their data."""
+
+    def __init__(self, session: BrandSession):
+        self.session = session
+        self.passes: dict[tuple[str, OnBadEntry], StreamPass] = {}
+        self._folder: tempfile.TemporaryDirectory | None = None
+        self._numbers = itertools.count()
+
+    @property
+    def folder(self) -> Path:
+        """The spool folder (created on first use)."""
+        if self._folder is None:
+            parent = os.environ.get(SPOOL_DIR_VARIABLE) or None
+            if parent is not None:
+                Path(parent).mkdir(parents=True, exist_ok=True)
+            self._folder = tempfile.TemporaryDirectory(prefix="neuroconv-brand-spool-", dir=parent)
+        return Path(self._folder.name)
+
+    def _is_read(self, spec: StreamSpec, on_bad_entry: OnBadEntry, spool: bool) -> bool:
+        existing = self.passes.get((spec.name, on_bad_entry))
+        return existing is not None and (bool(existing.keys) or not spool or not numeric_keys(spec))
+
+    def _new_folder(self, spool: bool) -> Path | None:
+        if not spool:
+            return None
+        folder = self.folder / str(next(self._numbers))
+        folder.mkdir()
+        return folder
+
+    def _store(self, spec: StreamSpec, on_bad_entry: OnBadEntry, result: StreamPass) -> StreamPass:
+        replaced = self.passes.get((spec.name, on_bad_entry))
+        if replaced is not None:
+            for spooled in replaced.keys.values():
+                spooled.close()
+        self.passes[(spec.name, on_bad_entry)] = result
+        return result
+
+    def stream_pass(self, spec: StreamSpec, on_bad_entry: OnBadEntry, spool: bool) -> StreamPass:
+        """The stream's pass, read now unless already read (with its data spooled if ``spool``)."""
+        if self._is_read(spec, on_bad_entry, spool):
+            return self.passes[(spec.name, on_bad_entry)]
+        return self._store(
+            spec, on_bad_entry, read_stream(self.session, spec, on_bad_entry, self._new_folder(spool))
+        )
+
+    def read_ahead(
+        self, requests: list[tuple[StreamSpec, OnBadEntry, bool]], workers: int | None = None
+    ) -> None:
+        """Read several streams' passes at once, in forked worker processes (one stream each).
+
+        Parsing a stream is CPU-bound Python, so reading the large streams side by side uses every core. Where
+        that is not possible (one worker, one stream, no ``fork``, or a process that already runs threads, which
+        ``fork`` does not carry over safely) nothing happens here and each pass is read when first needed. A
+        stream whose worker fails is read again in this process, which raises its error with its own type.
+
+        Parameters
+        ----------
+        requests : list of (StreamSpec, on_bad_entry, spool)
+            The passes wanted.
+        workers : int, optional
+            Worker processes; default :func:`read_workers`.
+        """
+        todo = {}
+        for spec, on_bad_entry, spool in requests:
+            if not self._is_read(spec, on_bad_entry, spool):
+                todo[(spec.name, on_bad_entry)] = (spec, on_bad_entry, spool)
+        workers = min(read_workers() if workers is None else workers, len(todo))
+        if (
+            workers < 2
+            or "fork" not in multiprocessing.get_all_start_methods()
+            or threading.active_count() > 1
+        ):
+            return
+        lengths = {name: self.session.source.stream_stats(name).length for name, _ in todo}
+        ordered = sorted(todo.values(), key=lambda request: -lengths[request[0].name])
+        jobs = [(spec, on_bad_entry, self._new_folder(spool)) for spec, on_bad_entry, spool in ordered]
+        global _WORKER_SESSION
+        _WORKER_SESSION = self.session
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                for number, outcome in pool.imap_unordered(_read_in_worker, enumerate(jobs)):
+                    spec, on_bad_entry, folder = jobs[number]
+                    if outcome is not None:
+                        timeline, rows, messages = outcome
+                        for message, category in messages:
+                            warnings.warn(message, category, stacklevel=2)
+                        keys = (
+                            {
+                                name: SpooledKey(folder / _key_file(index), spec.keys[name], rows[name])
+                                for index, name in enumerate(numeric_keys(spec))
+                            }
+                            if folder is not None
+                            else {}
+                        )
+                        self._store(spec, on_bad_entry, StreamPass(timeline, keys, on_bad_entry))
+        finally:
+            _WORKER_SESSION = None
+
+    def close(self) -> None:
+        """Close every spool file and delete the folder."""
+        for stream_pass in self.passes.values():
+            for spooled in stream_pass.keys.values():
+                spooled.close()
+        self.passes.clear()
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+
+
+_SPOOLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: The session a forked reading worker reads from (set in the parent just before forking).
+_WORKER_SESSION: BrandSession | None = None
+#: Most worker processes :meth:`SessionSpool.read_ahead` starts by default.
+MAX_READ_WORKERS = 4
+#: Environment variable that sets the number of reading workers (1 reads every stream in this process).
+READ_WORKERS_VARIABLE = "NEUROCONV_BRAND_READ_WORKERS"
+
+
+def read_workers() -> int:
+    """Worker processes for reading streams: ``$NEUROCONV_BRAND_READ_WORKERS``, else the usable CPUs (at most 4)."""
+    configured = os.environ.get(READ_WORKERS_VARIABLE, "").strip()
+    if configured:
+        try:
+            return max(1, int(configured))
+        except ValueError:
+            raise ValueError(f"{READ_WORKERS_VARIABLE} must be a whole number, not {configured!r}") from None
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(usable, MAX_READ_WORKERS))
+
+
+def _key_file(index: int) -> str:
+    return f"key{index}.bin"
+
+
+def _read_in_worker(job: tuple[int, tuple]) -> tuple[int, tuple | None]:
+    """In a forked worker: read one stream into its spool folder; its timeline and row counts, or None on error."""
+    number, (spec, on_bad_entry, folder) = job
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = read_stream(_WORKER_SESSION, spec, on_bad_entry, folder)
+    except Exception:  # read again in the parent, which raises the error with its own type and message
+        return number, None
+    rows = {name: spooled.rows for name, spooled in result.keys.items()}
+    for spooled in result.keys.values():
+        spooled.close()
+    messages = [(str(warning.message), warning.category) for warning in caught]
+    return number, (result.timeline, rows, messages)
+
+
+def session_spool(session: BrandSession) -> SessionSpool:
+    """The spool of ``session`` (deleted when the session closes)."""
+    spool = _SPOOLS.get(session)
+    if spool is None:
+        spool = _SPOOLS[session] = SessionSpool(session)
+        session.add_closer(spool.close)
+    return spool
+
+
+def numeric_keys(spec: StreamSpec) -> dict[str, KeySpec]:
+    """What a pass spools: the exported keys that hold numbers, and a SpikeTimes stream's crossings key."""
+    names = [name for name, key in spec.exported_keys.items() if not key.is_text]
+    for key in spec.exported_keys.values():
+        named = str((key.nwb or {}).get("crossings", ""))
+        if named in spec.keys and not spec.keys[named].is_text:
+            names.append(named)
+    return {name: spec.keys[name] for name in dict.fromkeys(names)}
+
+
+def _check_space(session: BrandSession, spec: StreamSpec, folder: Path) -> None:
+    entries = session.source.stream_stats(spec.name).length
+    needed = entries * sum(key.entry_nbytes for key in numeric_keys(spec).values())
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise SpoolSpaceError(
+            f"stream '{spec.name}': spooling its {entries} entries needs about {needed / 1e6:.0f} MB in {folder}, "
+            f"which has {free / 1e6:.0f} MB free. Set {SPOOL_DIR_VARIABLE} to a folder with more space."
+        )
+
+
+def read_stream(
+    session: BrandSession, spec: StreamSpec, on_bad_entry: OnBadEntry, folder: Path | None
+) -> StreamPass:
+    """Read ``spec``'s stream once: keep the timeline, spool the numeric exported keys into ``folder``.
+
+    With ``folder=None`` nothing is spooled (a timeline for the clock fit of a stream that is not converted);
+    in ``skip`` mode the exported keys are still decoded, so that the timeline leaves out the same entries as
+    the data would.
+    """
+    keys = numeric_keys(spec) if folder is not None else {}
+    decoded = list(dict.fromkeys([*spec.exported_keys, *keys])) if (keys or on_bad_entry == "skip") else []
+    reader = StreamReader(session.source, spec, keys=decoded, on_bad_entry=on_bad_entry)
+    if not keys:
+        batch = reader.read()
+        return StreamPass(
+            EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns), {}, on_bad_entry
+        )
+    _check_space(session, spec, folder)
+    spooled = {
+        name: SpooledKey(folder / f"key{index}.bin", key) for index, (name, key) in enumerate(keys.items())
+    }
+    timelines = []
+    try:
+        for batch in reader.iter_batches():
+            for name, target in spooled.items():
+                target.append(batch.data[name])
+            timelines.append(
+                EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns, batch.skipped)
+            )
+    except BaseException as error:
+        for target in spooled.values():
+            target.close()
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            raise SpoolSpaceError(
+                f"stream '{spec.name}': no space left in {folder} for its spooled data. Set {SPOOL_DIR_VARIABLE} "
+                "to a folder with more space."
+            ) from error
+        raise
+    return StreamPass(concatenate_batches(spec.name, timelines), spooled, on_bad_entry)
