@@ -173,6 +173,21 @@ def fit_clock(reading: ClockReading) -> ClockFit | None:
     return ClockFit(np.array(offsets), np.array(starts, dtype=np.float64))
 
 
+def monotonic_offset(
+    spec: StreamSpec, timeline: EntryBatch, start_ms: int, fit: ClockFit | None = None
+) -> float | None:
+    """What maps the stream's ``ts`` seconds onto the session axis; None when no entry has ``ts``.
+
+    :func:`compute_entry_times` with the monotonic clock stamps every entry that has ``ts`` with
+    ``ts / 1e9 + monotonic_offset(...)`` (CLOCK_MONOTONIC does not reset, so one offset serves the stream).
+    """
+    reading = read_clock(spec, timeline, "monotonic", start_ms)
+    if not reading.present.any():
+        return None
+    fit = fit or fit_clock(reading)
+    return fit.offset_for(reading.redis_s[reading.present]) if fit is not None else None
+
+
 def compute_entry_times(
     spec: StreamSpec, timeline: EntryBatch, clock: Clock, start_ms: int, fit: ClockFit | None = None
 ) -> EntryTimes:

@@ -39,6 +39,10 @@ from .streams import EntryBatch, StreamReader, concatenate_batches
 SPOOL_DIR_VARIABLE = "NEUROCONV_BRAND_SPOOL_DIR"
 
 
+#: Write errors that mean the spool folder is full (or a file-size or quota limit is reached).
+_NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
 class SpoolSpaceError(BrandError):
     """The spool folder has no room for a stream's data."""
 
@@ -103,11 +107,14 @@ class StreamPass:
         The spooled numeric keys, whose rows line up with the timeline's entries.
     on_bad_entry : {"raise", "skip"}
         How entries with bad payloads were treated (in skip mode they are in neither the timeline nor the keys).
+    derived : dict
+        What the interfaces of this stream computed from it once and share (e.g. entry times per clock).
     """
 
     timeline: EntryBatch
     keys: dict[str, SpooledKey] = field(default_factory=dict)
     on_bad_entry: OnBadEntry = "raise"
+    derived: dict = field(default_factory=dict)
 
 
 class SessionSpool:
@@ -323,10 +330,11 @@ def read_stream(
     except BaseException as error:
         for target in spooled.values():
             target.close()
-        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            target.path.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in _NO_SPACE:
             raise SpoolSpaceError(
-                f"stream '{spec.name}': no space left in {folder} for its spooled data. Set {SPOOL_DIR_VARIABLE} "
-                "to a folder with more space."
+                f"stream '{spec.name}': no space left for its spooled data in {folder} ({error.strerror}). Set "
+                f"{SPOOL_DIR_VARIABLE} to a folder with more space."
             ) from error
         raise
     return StreamPass(concatenate_batches(spec.name, timelines), spooled, on_bad_entry)

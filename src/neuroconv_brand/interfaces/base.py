@@ -228,24 +228,34 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
 
     @property
     def entry_times(self) -> EntryTimes:
-        """The entries' original session times with the chosen clock, and how they were obtained."""
+        """The entries' original session times with the chosen clock, and how they were obtained.
+
+        Computed once per stream, clock and graph, and shared by the interfaces reading the same stream pass
+        (a stream's data interface and its clock table).
+        """
         if self._entry_times is None:
-            times = self._compute_entry_times(self.timeline)
-            if times.fallback_entries:
-                warnings.warn(
-                    f"stream '{self.spec.name}': {times.fallback_entries} entries lack the {times.clock} clock's "
-                    f"field{' (' + times.label + ')' if times.label else ''}; they are stamped with their Redis "
-                    "entry-id time.",
-                    stacklevel=2,
-                )
-            if len(times.resets):
-                warnings.warn(
-                    f"stream '{self.spec.name}': sync label '{times.label}' restarts {len(times.resets)} time(s) "
-                    "(NSP clock reset); each segment is mapped onto the session clock separately.",
-                    stacklevel=2,
-                )
-            self._entry_times = times
+            shared = self.stream_pass.derived if self.stream_pass_request() is not None else {}
+            key = ("entry_times", id(self.graph), self.clock)
+            if key not in shared:
+                shared[key] = self._compute_entry_times(self.timeline)
+                self._warn_about(shared[key])
+            self._entry_times = shared[key]
         return self._entry_times
+
+    def _warn_about(self, times: EntryTimes) -> None:
+        if times.fallback_entries:
+            warnings.warn(
+                f"stream '{self.spec.name}': {times.fallback_entries} entries lack the {times.clock} clock's "
+                f"field{' (' + times.label + ')' if times.label else ''}; they are stamped with their Redis "
+                "entry-id time.",
+                stacklevel=3,
+            )
+        if len(times.resets):
+            warnings.warn(
+                f"stream '{self.spec.name}': sync label '{times.label}' restarts {len(times.resets)} time(s) "
+                "(NSP clock reset); each segment is mapped onto the session clock separately.",
+                stacklevel=3,
+            )
 
     def get_original_timestamps(self) -> np.ndarray:
         """Entry times in seconds since ``session_start_time``, re-read from the source."""

@@ -11,8 +11,9 @@ from neuroconv.tools.nwb_helpers import get_module
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile
 
-from ..clocks import redis_seconds
+from ..clocks import monotonic_offset, redis_seconds
 from ..iterators import ComputedColumnIterator
+from ..session_clocks import shared_clock_fit
 from .base import STUB_ENTRIES, BrandStreamInterface
 
 #: The processing module that holds the per-stream clock tables.
@@ -126,7 +127,8 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
         session_times = (
             self._aligned_timestamps if self._aligned_timestamps is not None else self.entry_times.seconds
         )
-        mapped = self._compute_entry_times(timeline, clock="monotonic").seconds
+        fit = shared_clock_fit(self.session, self.graph, start_ms, "monotonic", None, self.on_bad_entry)
+        offset = monotonic_offset(spec, timeline, start_ms, fit)
         columns: dict[str, tuple[ColumnSlice, str]] = {
             "session_time": (
                 lambda a, b: session_times[a:b],
@@ -143,18 +145,18 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
             ),
         }
 
-        def stamped(values: np.ndarray, divisor: float) -> ColumnSlice:
-            if stamps is None:
+        def stamped(seconds: ColumnSlice) -> ColumnSlice:
+            if stamps is None or offset is None:
                 return _nan_slice
-            return lambda a, b: np.where(stamps[a:b] > 0, values[a:b] / divisor, np.nan)
+            return lambda a, b: np.where(stamps[a:b] > 0, seconds(a, b), np.nan)
 
         columns["monotonic_time"] = (
-            stamped(mapped, 1.0),
+            stamped(lambda a, b: stamps[a:b] / 1e9 + offset),
             f"The '{spec.time_key}' field (CLOCK_MONOTONIC) mapped onto the session axis with an offset fitted to "
             "the Redis time, seconds since session_start_time; NaN where the entry has no such field.",
         )
         columns["monotonic_clock"] = (
-            stamped(stamps, 1e9),
+            stamped(lambda a, b: stamps[a:b] / 1e9),
             f"The '{spec.time_key}' field as written: the writing machine's CLOCK_MONOTONIC in seconds; NaN where "
             "absent.",
         )
