@@ -35,6 +35,7 @@ from .cli_exportnwb import add_exportnwb_parser
 from .cli_validate import add_validate_parser
 from .errors import BrandError, ConfigurationError
 from .session import BrandSession
+from .stream_spool import READ_WORKERS_VARIABLE, SPOOL_DIR_VARIABLE
 
 
 def add_inspect_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -122,8 +123,32 @@ def add_convert_parser(subparsers: argparse._SubParsersAction, common: argparse.
     parser.add_argument(
         "--inspect", action="store_true", help="run nwbinspector (DANDI configuration) on the result"
     )
+    parser.add_argument(
+        "--spool-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder for the streams' decoded data while converting (default: $NEUROCONV_BRAND_SPOOL_DIR or the "
+        "system's temporary folder); needs about the uncompressed size of the converted streams",
+    )
+    parser.add_argument(
+        "--read-workers",
+        type=_positive_integer,
+        metavar="N",
+        help="processes reading streams side by side (default: $NEUROCONV_BRAND_READ_WORKERS or the CPUs, at "
+        "most 4; 1 reads in this process)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.set_defaults(handler=run_convert)
+
+
+def _positive_integer(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
 
 
 def _compression_argument(text: str) -> str:
@@ -155,6 +180,12 @@ def run_convert(args: argparse.Namespace) -> int:
             raise UsageError(f"{option} {path}: no such file.")
     if args.output.exists() and not args.overwrite:
         raise UsageError(f"{args.output} already exists; pass --overwrite to replace it.")
+    if args.spool_dir is not None:
+        if args.spool_dir.exists() and not args.spool_dir.is_dir():
+            raise UsageError(f"--spool-dir {args.spool_dir}: not a folder.")
+        os.environ[SPOOL_DIR_VARIABLE] = str(args.spool_dir)
+    if args.read_workers is not None:
+        os.environ[READ_WORKERS_VARIABLE] = str(args.read_workers)
     started = time.perf_counter()
     streams = args.stream
     # Held open for the whole command, so the converter's interfaces share this session (one index pass).

@@ -183,3 +183,37 @@ def test_convert_all_streams_includes_disabled_ones(clean_session, tmp_path):
     assert len(read_nwb(output).acquisition["sbp_samples"].data) == len(
         clean_session.truth.streams["sbp"].ids
     )
+
+
+def test_convert_spool_dir_and_read_workers(clean_session, tmp_path):
+    output, spool = tmp_path / "session.nwb", tmp_path / "spool"
+    result = run(
+        "convert",
+        str(clean_session.rdb_path),
+        "-o",
+        str(output),
+        "--spool-dir",
+        str(spool),
+        "--read-workers",
+        "1",
+    )
+    assert result.returncode == 0, result.stderr
+    truth = clean_session.truth.streams["sbp"].fields["samples"]
+    np.testing.assert_array_equal(
+        read_nwb(output).acquisition["sbp_samples"].data[:], truth.reshape(len(truth), -1)
+    )
+    assert spool.is_dir() and not list(spool.iterdir())  # the spooled data are deleted after the conversion
+
+
+def test_convert_bad_spool_dir_and_read_workers(clean_session, tmp_path):
+    output = tmp_path / "x.nwb"
+    zero = run("convert", str(clean_session.rdb_path), "-o", str(output), "--read-workers", "0")
+    assert (
+        zero.returncode == 2
+        and "--read-workers: expected a whole number of at least 1, not '0'" in zero.stderr
+    )
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("not a folder")
+    not_folder = run("convert", str(clean_session.rdb_path), "-o", str(output), "--spool-dir", str(a_file))
+    assert not_folder.returncode == 2 and f"--spool-dir {a_file}: not a folder" in not_folder.stderr
+    assert not output.exists()
