@@ -13,7 +13,7 @@ from .decoding import OnBadEntry
 from .entry_ids import EntryId
 from .sources.base import StreamSource
 from .specs import StreamSpec
-from .stream_spool import SpooledKey
+from .spool_files import SpooledKey
 from .streams import StreamReader
 
 DEFAULT_CHUNK_MB = 10.0
@@ -42,13 +42,16 @@ class StreamKeyIterator(GenericDataChunkIterator):
         The stream's definition.
     key : str
         The field to read.
-    entry_ids : np.ndarray
-        ``(n, 2)`` ids of the entries to write, in order (from the stream's timeline pass).
+    entry_ids : np.ndarray or None
+        ``(n, 2)`` ids of the entries to write, in order (from the stream's timeline pass); None when the rows
+        come from ``spooled``.
     on_bad_entry : {"raise", "skip"}
         Must match what produced ``entry_ids``.
     spooled : SpooledKey, optional
         The key's rows from the stream's pass (read from there instead of the source); its rows must line up
         with ``entry_ids``.
+    num_entries : int, optional
+        Entries to write (the first ones); default ``len(entry_ids)``, else all of ``spooled``'s.
     chunk_mb, buffer_gb : float
         Target chunk and buffer sizes (both full channel width).
     display_progress : bool
@@ -60,22 +63,28 @@ class StreamKeyIterator(GenericDataChunkIterator):
         source: StreamSource,
         spec: StreamSpec,
         key: str,
-        entry_ids: np.ndarray,
+        entry_ids: np.ndarray | None,
         on_bad_entry: OnBadEntry = "raise",
         chunk_mb: float = DEFAULT_CHUNK_MB,
         buffer_gb: float = DEFAULT_BUFFER_GB,
         display_progress: bool = False,
         progress_bar_options: dict | None = None,
         spooled: SpooledKey | None = None,
+        num_entries: int | None = None,
     ):
+        if entry_ids is None and spooled is None:
+            raise ValueError("StreamKeyIterator needs entry_ids or spooled rows")
         self._key = spec.keys[key]
         self._entry_ids = entry_ids
         self._spooled = spooled
+        if num_entries is None:
+            num_entries = len(entry_ids) if entry_ids is not None else spooled.rows // self._key.samp
+        self._num_entries = num_entries
         self._reader = StreamReader(
             source, spec, keys=[key], on_bad_entry=on_bad_entry, with_sync=False, with_monotonic=False
         )
         samp, chan = self._key.samp, self._key.chan
-        rows = len(entry_ids) * samp
+        rows = num_entries * samp
         chunk_shape, buffer_shape = full_width_shapes(
             rows, chan, self._key.numpy_dtype.itemsize, chunk_mb, buffer_gb
         )
@@ -90,7 +99,7 @@ class StreamKeyIterator(GenericDataChunkIterator):
         return self._key.numpy_dtype.newbyteorder("=")
 
     def _get_maxshape(self) -> tuple[int, int]:
-        return (len(self._entry_ids) * self._key.samp, self._key.chan)
+        return (self._num_entries * self._key.samp, self._key.chan)
 
     def _get_data(self, selection: tuple[slice, ...]) -> np.ndarray:
         rows, channels = selection

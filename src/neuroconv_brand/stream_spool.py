@@ -4,10 +4,10 @@ A stream is needed twice during a conversion: its timeline (ids, sync labels, ``
 pynwb is given the data (for ``timestamps`` or ``starting_time`` + ``rate``, and for the session's clock fit),
 and its data are written later, buffer by buffer. Reading the source twice doubled the cost of the large
 streams (parsing a ``.rdb`` file or XRANGE round trips), and on a live Redis the two passes could disagree.
-So the first pass decodes everything once: the timeline stays in memory (about 33 bytes per entry), and each
-numeric key's decoded rows go to a temporary file that the data iterators, spike-time extraction and the like
-then read at page-cache speed. Memory stays bounded; the temporary files take as much disk as the keys'
-uncompressed data and are deleted when the session closes.
+So the first pass decodes everything once into temporary files: the timeline (about 33 bytes per entry) and
+each numeric key's decoded rows, which the clock computations, data iterators, spike-time extraction and clock
+tables then read back at page-cache speed, a stream or a buffer at a time. Memory does not grow with the
+session; the files take as much disk as the keys' uncompressed data and are deleted when the session closes.
 
 The spool folder is a fresh directory under ``$NEUROCONV_BRAND_SPOOL_DIR`` if set, else the system's
 temporary folder (``$TMPDIR``, see :func:`tempfile.gettempdir`).
@@ -27,13 +27,12 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from .decoding import OnBadEntry
 from .errors import BrandError
 from .session import BrandSession
 from .specs import KeySpec, StreamSpec
-from .streams import EntryBatch, StreamReader, concatenate_batches
+from .spool_files import ColumnReader, SpooledArray, SpooledKey, SpooledTimeline, timeline_readers
+from .streams import EntryBatch, StreamReader
 
 #: Environment variable naming the folder for spooled stream data.
 SPOOL_DIR_VARIABLE = "NEUROCONV_BRAND_SPOOL_DIR"
@@ -47,74 +46,55 @@ class SpoolSpaceError(BrandError):
     """The spool folder has no room for a stream's data."""
 
 
-class SpooledKey:
-    """One key's decoded rows, ``(entries x samp, chan)`` in native byte order, in a temporary file.
-
-    Parameters
-    ----------
-    path : Path
-        The file: created empty, or an existing one holding ``rows`` rows (written by a reading worker).
-    key : KeySpec
-        The key whose rows it holds.
-    rows : int, optional
-        The rows an existing file holds; None creates the file.
-    """
-
-    def __init__(self, path: Path, key: KeySpec, rows: int | None = None):
-        self.path = path
-        self.key = key
-        self.dtype = key.numpy_dtype.newbyteorder("=")
-        self.row_bytes = key.chan * self.dtype.itemsize
-        self.rows = rows or 0
-        self._file = open(path, "w+b" if rows is None else "r+b", buffering=0)
-
-    def append(self, block: np.ndarray) -> None:
-        """Append decoded ``(n, samp, chan)`` entries."""
-        rows = np.ascontiguousarray(block, dtype=self.dtype).reshape(-1, self.key.chan)
-        view = memoryview(rows).cast("B")
-        written = 0
-        while written < len(view):
-            written += self._file.write(view[written:])
-        self.rows += len(rows)
-
-    def read_rows(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``[start, stop)`` as a new ``(stop - start, chan)`` array."""
-        stop = min(stop, self.rows)
-        out = np.empty((max(stop - start, 0), self.key.chan), dtype=self.dtype)
-        view = memoryview(out).cast("B")
-        done = 0
-        while done < len(view):
-            count = os.preadv(self._file.fileno(), [view[done:]], start * self.row_bytes + done)
-            if count == 0:
-                raise RuntimeError(f"spool file {self.path} is shorter than its {self.rows} rows")
-            done += count
-        return out
-
-    def close(self) -> None:
-        """Close the file (it is deleted with its folder)."""
-        self._file.close()
-
-
 @dataclass
 class StreamPass:
     """What one read of a stream produced.
 
     Attributes
     ----------
-    timeline : EntryBatch
-        Ids, sync labels and monotonic stamps of every entry kept (no data).
+    stream : str
+        The stream's name.
     keys : dict of str to SpooledKey
         The spooled numeric keys, whose rows line up with the timeline's entries.
     on_bad_entry : {"raise", "skip"}
         How entries with bad payloads were treated (in skip mode they are in neither the timeline nor the keys).
+    spooled_timeline : SpooledTimeline, optional
+        The timeline in files (when the pass spooled the stream's data).
+    memory_timeline : EntryBatch, optional
+        The timeline in memory (when it did not).
     derived : dict
         What the interfaces of this stream computed from it once and share (e.g. entry times per clock).
     """
 
-    timeline: EntryBatch
+    stream: str
     keys: dict[str, SpooledKey] = field(default_factory=dict)
     on_bad_entry: OnBadEntry = "raise"
+    spooled_timeline: SpooledTimeline | None = None
+    memory_timeline: EntryBatch | None = None
     derived: dict = field(default_factory=dict)
+
+    @property
+    def timeline(self) -> EntryBatch:
+        """Ids, sync labels and monotonic stamps of every entry kept (read from the files each time)."""
+        if self.spooled_timeline is not None:
+            return self.spooled_timeline.load()
+        return self.memory_timeline
+
+    @property
+    def length(self) -> int:
+        """Entries in the pass."""
+        if self.spooled_timeline is not None:
+            return self.spooled_timeline.length
+        return len(self.memory_timeline)
+
+    def timeline_readers(self) -> dict[str, ColumnReader]:
+        """Slice readers of the timeline's columns (see :func:`~neuroconv_brand.spool_files.timeline_readers`)."""
+        return timeline_readers(self.spooled_timeline or self.memory_timeline)
+
+    def files(self) -> list[SpooledArray]:
+        """Every spool file of the pass."""
+        timeline = self.spooled_timeline.files() if self.spooled_timeline is not None else []
+        return [*self.keys.values(), *timeline]
 
 
 class SessionSpool:
@@ -133,12 +113,14 @@ class SessionSpool:
             parent = os.environ.get(SPOOL_DIR_VARIABLE) or None
             if parent is not None:
                 Path(parent).mkdir(parents=True, exist_ok=True)
-            self._folder = tempfile.TemporaryDirectory(prefix="neuroconv-brand-spool-", dir=parent)
+            self._folder = tempfile.TemporaryDirectory(
+                prefix="neuroconv-brand-spool-", dir=parent, ignore_cleanup_errors=True
+            )
         return Path(self._folder.name)
 
     def _is_read(self, spec: StreamSpec, on_bad_entry: OnBadEntry, spool: bool) -> bool:
         existing = self.passes.get((spec.name, on_bad_entry))
-        return existing is not None and (bool(existing.keys) or not spool or not numeric_keys(spec))
+        return existing is not None and (existing.spooled_timeline is not None or not spool)
 
     def _new_folder(self, spool: bool) -> Path | None:
         if not spool:
@@ -148,10 +130,8 @@ class SessionSpool:
         return folder
 
     def _store(self, spec: StreamSpec, on_bad_entry: OnBadEntry, result: StreamPass) -> StreamPass:
-        replaced = self.passes.get((spec.name, on_bad_entry))
-        if replaced is not None:
-            for spooled in replaced.keys.values():
-                spooled.close()
+        for spooled in result.files():
+            spooled.detach()  # closed when nothing can read it any more (see spool_files)
         self.passes[(spec.name, on_bad_entry)] = result
         return result
 
@@ -199,28 +179,21 @@ class SessionSpool:
         try:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
                 for number, outcome in pool.imap_unordered(_read_in_worker, enumerate(jobs)):
-                    spec, on_bad_entry, folder = jobs[number]
                     if outcome is not None:
-                        timeline, rows, messages = outcome
+                        spec, on_bad_entry, _ = jobs[number]
+                        result, messages = outcome
                         for message, category in messages:
                             warnings.warn(message, category, stacklevel=2)
-                        keys = (
-                            {
-                                name: SpooledKey(folder / _key_file(index), spec.keys[name], rows[name])
-                                for index, name in enumerate(numeric_keys(spec))
-                            }
-                            if folder is not None
-                            else {}
-                        )
-                        self._store(spec, on_bad_entry, StreamPass(timeline, keys, on_bad_entry))
+                        self._store(spec, on_bad_entry, result)
         finally:
             _WORKER_SESSION = None
 
     def close(self) -> None:
-        """Close every spool file and delete the folder."""
-        for stream_pass in self.passes.values():
-            for spooled in stream_pass.keys.values():
-                spooled.close()
+        """Forget the passes and delete the folder.
+
+        The files are already unlinked; each is closed, and its space freed, when the last object that reads it
+        (an interface, a pynwb data iterator of a file not yet written) is gone.
+        """
         self.passes.clear()
         if self._folder is not None:
             self._folder.cleanup()
@@ -248,12 +221,8 @@ def read_workers() -> int:
     return max(1, min(usable, MAX_READ_WORKERS))
 
 
-def _key_file(index: int) -> str:
-    return f"key{index}.bin"
-
-
 def _read_in_worker(job: tuple[int, tuple]) -> tuple[int, tuple | None]:
-    """In a forked worker: read one stream into its spool folder; its timeline and row counts, or None on error."""
+    """In a forked worker: read one stream; its pass (spool files travel as paths) and warnings, or None."""
     number, (spec, on_bad_entry, folder) = job
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -261,11 +230,9 @@ def _read_in_worker(job: tuple[int, tuple]) -> tuple[int, tuple | None]:
             result = read_stream(_WORKER_SESSION, spec, on_bad_entry, folder)
     except Exception:  # read again in the parent, which raises the error with its own type and message
         return number, None
-    rows = {name: spooled.rows for name, spooled in result.keys.items()}
-    for spooled in result.keys.values():
+    for spooled in result.files():
         spooled.close()
-    messages = [(str(warning.message), warning.category) for warning in caught]
-    return number, (result.timeline, rows, messages)
+    return number, (result, [(str(warning.message), warning.category) for warning in caught])
 
 
 def session_spool(session: BrandSession) -> SessionSpool:
@@ -303,32 +270,29 @@ def read_stream(
 ) -> StreamPass:
     """Read ``spec``'s stream once: keep the timeline, spool the numeric exported keys into ``folder``.
 
-    With ``folder=None`` nothing is spooled (a timeline for the clock fit of a stream that is not converted);
-    in ``skip`` mode the exported keys are still decoded, so that the timeline leaves out the same entries as
-    the data would.
+    With ``folder=None`` nothing is spooled and the timeline stays in memory (a timeline for the clock fit of
+    a stream that is not converted); in ``skip`` mode the exported keys are still decoded, so that the timeline
+    leaves out the same entries as the data would. With a folder, the timeline goes to files too.
     """
     keys = numeric_keys(spec) if folder is not None else {}
     decoded = list(dict.fromkeys([*spec.exported_keys, *keys])) if (keys or on_bad_entry == "skip") else []
     reader = StreamReader(session.source, spec, keys=decoded, on_bad_entry=on_bad_entry)
-    if not keys:
+    if folder is None:
         batch = reader.read()
-        return StreamPass(
-            EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns), {}, on_bad_entry
-        )
+        timeline = EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns)
+        return StreamPass(spec.name, {}, on_bad_entry, memory_timeline=timeline)
     _check_space(session, spec, folder)
     spooled = {
         name: SpooledKey(folder / f"key{index}.bin", key) for index, (name, key) in enumerate(keys.items())
     }
-    timelines = []
+    result = StreamPass(spec.name, spooled, on_bad_entry, spooled_timeline=SpooledTimeline(spec.name, folder))
     try:
         for batch in reader.iter_batches():
             for name, target in spooled.items():
                 target.append(batch.data[name])
-            timelines.append(
-                EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns, batch.skipped)
-            )
+            result.spooled_timeline.append(batch)
     except BaseException as error:
-        for target in spooled.values():
+        for target in result.files():
             target.close()
             target.path.unlink(missing_ok=True)
         if isinstance(error, OSError) and error.errno in _NO_SPACE:
@@ -337,4 +301,4 @@ def read_stream(
                 f"{SPOOL_DIR_VARIABLE} to a folder with more space."
             ) from error
         raise
-    return StreamPass(concatenate_batches(spec.name, timelines), spooled, on_bad_entry)
+    return result

@@ -1,5 +1,6 @@
 """One read per stream: timelines, spooled data, reading workers, and the spool folder's life cycle."""
 
+import gc
 import json
 import shutil
 import subprocess
@@ -9,7 +10,7 @@ import threading
 
 import numpy as np
 import pytest
-from pynwb import read_nwb
+from pynwb import NWBHDF5IO, read_nwb
 
 from neuroconv_brand import BrandConverter
 from neuroconv_brand.errors import StreamDecodeError
@@ -75,11 +76,30 @@ def test_the_spool_folder_is_deleted_when_the_session_closes(clean_session, tmp_
     with BrandSession.open(own_copy(clean_session.rdb_path, tmp_path)) as session:
         spec = session.graph().streams["sbp"]
         spool = session_spool(session)
-        stream_pass = spool.stream_pass(spec, "raise", spool=True)
-        assert stream_pass.keys["samples"].rows > 0
+        samples = spool.stream_pass(spec, "raise", spool=True).keys["samples"]
         folder = spool.folder
-        assert folder.parent == tmp_path / "spool here" and any(folder.rglob("*.bin"))
+        assert folder.parent == tmp_path / "spool here"
+        assert not any(path.is_file() for path in folder.rglob("*"))  # unlinked once read: nothing to leak
     assert not folder.exists()
+    # What still reads a spooled file keeps it open after the session closed; its space goes with it.
+    truth = clean_session.truth.streams["sbp"].fields["samples"]
+    np.testing.assert_array_equal(samples.read_rows(0, 3), truth.reshape(-1, truth.shape[-1])[:3])
+
+
+def test_an_nwbfile_outlives_its_converter(clean_session, tmp_path):
+    nwbfile = BrandConverter(file_path=own_copy(clean_session.rdb_path, tmp_path)).create_nwbfile()
+    gc.collect()  # the converter, its interfaces and its session are gone; the lazy data still read
+    path = tmp_path / "later.nwb"
+    with NWBHDF5IO(path, "w") as io:
+        io.write(nwbfile)
+    written = read_nwb(path)
+    truth = clean_session.truth.streams["sbp"]
+    samples = truth.fields["samples"]
+    np.testing.assert_array_equal(
+        written.acquisition["sbp_samples"].data[:], samples.reshape(len(samples), -1)
+    )
+    clocks = written.processing["brand_timestamps"]["sbp_ts"]
+    np.testing.assert_array_equal(clocks["redis_seq"][:], truth.ids[:, 1])
 
 
 def test_no_workers_while_threads_run(clean_session, tmp_path):

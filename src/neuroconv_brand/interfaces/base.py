@@ -221,10 +221,23 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
 
     @property
     def timeline(self) -> EntryBatch:
-        """Ids, sync labels and monotonic stamps of every entry to write (read once, no data kept)."""
+        """Ids, sync labels and monotonic stamps of every entry to write (no data).
+
+        Read from the stream's pass each time (it lives in the spool files, not in memory), or read once and
+        kept by interfaces that read their stream themselves.
+        """
+        if self.stream_pass_request() is not None:
+            return self._read_timeline()
         if self._timeline is None:
             self._timeline = self._read_timeline()
         return self._timeline
+
+    @property
+    def entry_count(self) -> int:
+        """Entries of the stream to write."""
+        if self.stream_pass_request() is not None:
+            return self.stream_pass.length
+        return len(self.timeline)
 
     @property
     def entry_times(self) -> EntryTimes:
@@ -270,25 +283,22 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
     def set_aligned_timestamps(self, aligned_timestamps: np.ndarray) -> None:
         """Replace the entry times (one per entry, seconds since ``session_start_time``)."""
         aligned = np.asarray(aligned_timestamps, dtype=np.float64)
-        if aligned.shape != (len(self.timeline),):
+        if aligned.shape != (self.entry_count,):
             raise ValueError(
-                f"stream '{self.spec.name}' has {len(self.timeline)} entries; got {aligned.shape[0]} timestamps."
+                f"stream '{self.spec.name}' has {self.entry_count} entries; got {aligned.shape[0]} timestamps."
             )
         self._aligned_timestamps = aligned.copy()
 
     # --- what the series interfaces (TimeSeries, Position) write for each key ---
 
-    def entries_to_write(self, stub_test: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Ids and (aligned) session times of the entries to write: all, or the first ones for a stub."""
-        entry_ids, entry_seconds = self.timeline.ids, self.get_timestamps()
-        if stub_test:
-            return entry_ids[:STUB_ENTRIES], entry_seconds[:STUB_ENTRIES]
-        return entry_ids, entry_seconds
+    def entries_to_write(self, stub_test: bool = False) -> np.ndarray:
+        """The (aligned) session times of the entries to write: all, or the first ones for a stub."""
+        entry_seconds = self.get_timestamps()
+        return entry_seconds[:STUB_ENTRIES] if stub_test else entry_seconds
 
     def key_series_arguments(
         self,
         key: KeySpec,
-        entry_ids: np.ndarray,
         entry_seconds: np.ndarray,
         chunk_mb: float,
         buffer_gb: float,
@@ -296,15 +306,18 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
     ) -> dict:
         """``data`` (a lazy iterator over the key) and the timing arguments of one key's series.
 
-        Samples of multi-sample entries get their own times at ``samp`` x the entry rate.
+        ``entry_seconds`` are the times of the entries to write (the first ones of the stream). Samples of
+        multi-sample entries get their own times at ``samp`` x the entry rate.
         """
+        spooled = self.stream_pass.keys.get(key.name)
         data = StreamKeyIterator(
             self.session.source,
             self.spec,
             key.name,
-            entry_ids,
+            None if spooled is not None else self.timeline.ids[: len(entry_seconds)],
             on_bad_entry=self.on_bad_entry,
-            spooled=self.stream_pass.keys.get(key.name),
+            spooled=spooled,
+            num_entries=len(entry_seconds),
             chunk_mb=chunk_mb,
             buffer_gb=buffer_gb,
             display_progress=display_progress,

@@ -239,8 +239,8 @@ class BrandPositionInterface(BrandStreamInterface):
         """
         metadata = metadata if metadata is not None else self.get_metadata()
         self._check_keys()
-        entry_ids, entry_seconds = self.entries_to_write(stub_test)
-        if len(entry_ids) == 0 or not self.numeric_keys:
+        entry_seconds = self.entries_to_write(stub_test)
+        if len(entry_seconds) == 0 or not self.numeric_keys:
             warnings.warn(
                 f"stream '{self.spec.name}' has no entries or no numeric key; nothing written.", stacklevel=2
             )
@@ -250,8 +250,6 @@ class BrandPositionInterface(BrandStreamInterface):
         container = Position(name=block.get("name", self.spec.name))
         for name, key in self.numeric_keys.items():
             settings = dict(series_metadata.get(name) or self._series_metadata(key))
-            arguments = self.key_series_arguments(
-                key, entry_ids, entry_seconds, chunk_mb, buffer_gb, display_progress
-            )
+            arguments = self.key_series_arguments(key, entry_seconds, chunk_mb, buffer_gb, display_progress)
             container.add_spatial_series(SpatialSeries(**arguments, **settings))
         nwbfile.add_acquisition(container)

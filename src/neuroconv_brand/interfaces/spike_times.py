@@ -170,7 +170,7 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
         units_description : str
             Description of the units table, when this interface creates it.
         """
-        n_entries = min(len(self.timeline), STUB_ENTRIES) if stub_test else len(self.timeline)
+        n_entries = min(self.entry_count, STUB_ENTRIES) if stub_test else self.entry_count
         if n_entries == 0:
             warnings.warn(f"stream '{self.spec.name}' has no entries; no units written.", stacklevel=2)
             return

@@ -14,6 +14,7 @@ from pynwb import NWBFile
 from ..clocks import monotonic_offset, redis_seconds
 from ..iterators import ComputedColumnIterator
 from ..session_clocks import shared_clock_fit
+from ..spool_files import ColumnReader, timeline_readers
 from .base import STUB_ENTRIES, BrandStreamInterface
 
 #: The processing module that holds the per-stream clock tables.
@@ -31,6 +32,10 @@ ColumnSlice = Callable[[int, int], np.ndarray]
 
 def _nan_slice(start: int, stop: int) -> np.ndarray:
     return np.full(stop - start, np.nan)
+
+
+def _label_seconds(values: ColumnReader, present: ColumnReader, rate: float) -> ColumnSlice:
+    return lambda a, b: np.where(present(a, b), values(a, b) / rate, np.nan)
 
 
 def table_name(stream: str) -> str:
@@ -119,16 +124,21 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
     def clock_column_sources(self) -> dict[str, tuple[ColumnSlice, str]]:
         """Every column of the table: ``name -> (compute, description)``; ``compute(start, stop)`` gives its values.
 
-        Columns are computed slice by slice from the stream's timeline when written, so a long stream's table
-        takes no memory of its own.
+        Columns are computed slice by slice when written, from the stream's timeline files, so a long stream's
+        table takes no memory of its own.
         """
-        timeline, spec, start_ms = self.timeline, self.spec, self.session_start_ms
-        ids, stamps = timeline.ids, timeline.monotonic_ns
+        spec, start_ms = self.spec, self.session_start_ms
+        timeline = self.timeline  # whole, only while the monotonic offset is fitted
+        fit = shared_clock_fit(self.session, self.graph, start_ms, "monotonic", None, self.on_bad_entry)
+        offset = monotonic_offset(spec, timeline, start_ms, fit)
+        labels = list(timeline.sync.values) if timeline.sync is not None else []
+        del timeline
+        read = self.stream_pass.timeline_readers() if self.stream_pass_request() is not None else None
+        if read is None:
+            read = timeline_readers(self.timeline)
         session_times = (
             self._aligned_timestamps if self._aligned_timestamps is not None else self.entry_times.seconds
         )
-        fit = shared_clock_fit(self.session, self.graph, start_ms, "monotonic", None, self.on_bad_entry)
-        offset = monotonic_offset(spec, timeline, start_ms, fit)
         columns: dict[str, tuple[ColumnSlice, str]] = {
             "session_time": (
                 lambda a, b: session_times[a:b],
@@ -136,51 +146,53 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
                 "(seconds since session_start_time).",
             ),
             "redis_time": (
-                lambda a, b: redis_seconds(ids[a:b], start_ms),
+                lambda a, b: redis_seconds(read["ids"](a, b), start_ms),
                 "Redis entry-id time (milliseconds since the Unix epoch), as seconds since session_start_time.",
             ),
             "redis_seq": (
-                lambda a, b: ids[a:b, 1].astype(np.int64),
+                lambda a, b: read["ids"](a, b)[:, 1].astype(np.int64),
                 "Redis entry-id sequence number: orders entries written in the same millisecond.",
             ),
         }
 
-        def stamped(seconds: ColumnSlice) -> ColumnSlice:
-            if stamps is None or offset is None:
+        def stamped(shift: float) -> ColumnSlice:
+            if "monotonic" not in read or offset is None:
                 return _nan_slice
-            return lambda a, b: np.where(stamps[a:b] > 0, seconds(a, b), np.nan)
+
+            def seconds(a: int, b: int) -> np.ndarray:
+                stamps = read["monotonic"](a, b)
+                return np.where(stamps > 0, stamps / 1e9 + shift, np.nan)
+
+            return seconds
 
         columns["monotonic_time"] = (
-            stamped(lambda a, b: stamps[a:b] / 1e9 + offset),
+            stamped(offset),
             f"The '{spec.time_key}' field (CLOCK_MONOTONIC) mapped onto the session axis with an offset fitted to "
             "the Redis time, seconds since session_start_time; NaN where the entry has no such field.",
         )
         columns["monotonic_clock"] = (
-            stamped(lambda a, b: stamps[a:b] / 1e9),
+            stamped(0.0),
             f"The '{spec.time_key}' field as written: the writing machine's CLOCK_MONOTONIC in seconds; NaN where "
             "absent.",
         )
-        found = list(timeline.sync.values) if timeline.sync is not None else []
-        for label in dict.fromkeys([*spec.sync_labels, *found]):
+        for label in dict.fromkeys([*spec.sync_labels, *labels]):
             rate = spec.sync_timing.rate_of(label)
             listed = "" if label in spec.sync_labels else " (not in the graph's sync list: default sync rate)"
             description = (
                 f"Sync label '{label}' divided by its rate {rate:g} Hz{listed}: seconds on the label's own clock; NaN "
                 "where the entry lacks the label."
             )
-            columns[label_column(label)] = (
-                self._label_slice(label, rate) if label in found else _nan_slice,
-                description,
+            compute = (
+                _label_seconds(read[f"sync:{label}"], read[f"present:{label}"], rate)
+                if label in labels
+                else _nan_slice
             )
+            columns[label_column(label)] = (compute, description)
         return columns
-
-    def _label_slice(self, label: str, rate: float) -> ColumnSlice:
-        values, present = self.timeline.sync.values[label], self.timeline.sync.present[label]
-        return lambda a, b: np.where(present[a:b], values[a:b] / rate, np.nan)
 
     def clock_columns(self) -> dict[str, tuple[np.ndarray, str]]:
         """Every column of the table, computed in full: ``name -> (values, description)``, one value per entry."""
-        rows = len(self.timeline)
+        rows = self.entry_count
         return {
             name: (
                 np.asarray(compute(0, rows), dtype=np.float64 if name != "redis_seq" else np.int64),
@@ -204,10 +216,10 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
             Keep only the first entries, matching the data interfaces' stub.
         """
         metadata = metadata if metadata is not None else self.get_metadata()
-        if len(self.timeline) == 0:
+        if self.entry_count == 0:
             warnings.warn(f"stream '{self.spec.name}' has no entries; no clock table written.", stacklevel=2)
             return
-        rows = min(len(self.timeline), STUB_ENTRIES) if stub_test else len(self.timeline)
+        rows = min(self.entry_count, STUB_ENTRIES) if stub_test else self.entry_count
         block = metadata.get("BrandTimestamps", {}).get(table_name(self.spec.name), {})
         table = DynamicTable(
             name=block.get("name", table_name(self.spec.name)),

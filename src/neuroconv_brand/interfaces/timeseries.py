@@ -125,13 +125,11 @@ class BrandTimeSeriesInterface(BrandStreamInterface):
                 f"stream '{self.spec.name}': text key(s) {skipped_text} cannot be TimeSeries data; not written.",
                 stacklevel=2,
             )
-        entry_ids, entry_seconds = self.entries_to_write(stub_test)
-        if len(entry_ids) == 0:
+        entry_seconds = self.entries_to_write(stub_test)
+        if len(entry_seconds) == 0:
             warnings.warn(f"stream '{self.spec.name}' has no entries; nothing written.", stacklevel=2)
             return
         for name, key in self.numeric_keys.items():
             series_metadata = metadata.get("TimeSeries", {}).get(series_name(self.spec.name, name), {})
-            arguments = self.key_series_arguments(
-                key, entry_ids, entry_seconds, chunk_mb, buffer_gb, display_progress
-            )
+            arguments = self.key_series_arguments(key, entry_seconds, chunk_mb, buffer_gb, display_progress)
             nwbfile.add_acquisition(TimeSeries(**arguments, **series_metadata))
