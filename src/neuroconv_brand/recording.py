@@ -392,7 +392,7 @@ class BrandRecordingExtractor(BaseRecording):
 
     @property
     def timing(self) -> Literal["nsp", "entries"]:
-        """What stamps the samples: the stream's NSP clock field or the entry clock."""
+        """What stamps the samples (``"nsp"``, the stream's NSP clock field, or ``"entries"``, the entry clock)."""
         return self._index.timing
 
     @property

@@ -111,8 +111,8 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
     """
 
     type_nwb: ClassVar[str] = ""
-    #: Whether the stream's pass spools its numeric keys (True for interfaces that write data; None: the
-    #: default for the stream, see :func:`~neuroconv_brand.session_clocks.stream_pass`).
+    #: Whether the stream's pass spools its numeric keys. True for interfaces that write data; None takes the
+    #: stream's default (see :func:`~neuroconv_brand.session_clocks.spools_by_default`).
     spools_data: ClassVar[bool | None] = None
     keywords = ("BRAND", "brain-computer interface", "Redis")
     associated_suffixes = (".rdb",)
@@ -193,7 +193,7 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
 
     @property
     def stream_pass(self) -> StreamPass:
-        """The session's one read of this stream: its timeline and (for data interfaces) its spooled keys."""
+        """The session's one read of this stream, with its timeline and (for data interfaces) its spooled keys."""
         spec, on_bad_entry, spool = self.stream_pass_request()
         return session_spool(self.session).stream_pass(spec, on_bad_entry, spool)
 

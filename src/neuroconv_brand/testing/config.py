@@ -216,7 +216,7 @@ class SessionConfig:
 
     @property
     def raw_stream(self) -> str:
-        """Name of the raw stream: ``nsp_neural`` (channel-major) or ``continuousNeural``."""
+        """Name of the raw stream, ``nsp_neural`` (channel-major) or ``continuousNeural``."""
         return "nsp_neural" if self.raw_layout == "channel-major" else "continuousNeural"
 
     @property
