@@ -107,6 +107,7 @@ class BrandConverter(NWBConverter):
             on_bad_entry=on_bad_entry,
             redis_server_path=redis_server_path,
         )
+        # One session for the graph and every interface: closing it in between would index the source twice.
         with BrandSession.open(file_path, redis_server_path=redis_server_path) as session:
             graph = session.graph(brand_base_dir=brand_base_dir)
             present = set(session.source.stream_names())
@@ -115,37 +116,37 @@ class BrandConverter(NWBConverter):
             selected = [
                 n for n in self._select_streams(graph, present, streams) if n not in recording_streams
             ]
-        self.data_interface_objects: dict[str, BaseDataInterface] = {}
-        participant = self._participant_interface(
-            participant_file, devices_file, file_path, brand_base_dir, redis_server_path
-        )
-        if participant is not None:  # first: the electrodes table must exist before units link to it
-            self.data_interface_objects["Participant"] = participant
-        for name in recording_streams:
-            self.data_interface_objects[name] = BrandRecordingInterface(stream_name=name, **common)
-        for name in selected:
-            interface_class = interface_class_for(graph.streams[name].type_nwb)
-            if interface_class is None:
-                warnings.warn(
-                    f"stream '{name}' ({graph.streams[name].type_nwb}) has no interface in this version; skipped.",
-                    stacklevel=2,
-                )
-                continue
-            self.data_interface_objects[name] = interface_class(stream_name=name, **common)
-        if not any(name in self.data_interface_objects for name in [*recording_streams, *selected]):
-            reasons = (
-                "; ".join(graph.problems[:3]) or "the graph enables no stream that has data in the source"
+            self.data_interface_objects: dict[str, BaseDataInterface] = {}
+            participant = self._participant_interface(
+                participant_file, devices_file, file_path, brand_base_dir, redis_server_path
             )
-            raise GraphError(
-                f"nothing to convert from {file_path}: {reasons}. Run `neuroconv-brand inspect` to see every "
-                "stream and why it is or is not exported; pass brand_base_dir (--brand-base-dir) for graphs saved "
-                "before 2025, or name streams (--stream)."
-            )
-        if stream_timestamps:
-            for name in [name for name in selected if name in self.data_interface_objects]:
-                self.data_interface_objects[f"{name}_ts"] = BrandStreamTimestampsInterface(
-                    stream_name=name, **common
+            if participant is not None:  # first: the electrodes table must exist before units link to it
+                self.data_interface_objects["Participant"] = participant
+            for name in recording_streams:
+                self.data_interface_objects[name] = BrandRecordingInterface(stream_name=name, **common)
+            for name in selected:
+                interface_class = interface_class_for(graph.streams[name].type_nwb)
+                if interface_class is None:
+                    warnings.warn(
+                        f"stream '{name}' ({graph.streams[name].type_nwb}) has no interface in this version; skipped.",
+                        stacklevel=2,
+                    )
+                    continue
+                self.data_interface_objects[name] = interface_class(stream_name=name, **common)
+            if not any(name in self.data_interface_objects for name in [*recording_streams, *selected]):
+                reasons = (
+                    "; ".join(graph.problems[:3]) or "the graph enables no stream that has data in the source"
                 )
+                raise GraphError(
+                    f"nothing to convert from {file_path}: {reasons}. Run `neuroconv-brand inspect` to see every "
+                    "stream and why it is or is not exported; pass brand_base_dir (--brand-base-dir) for graphs saved "
+                    "before 2025, or name streams (--stream)."
+                )
+            if stream_timestamps:
+                for name in [name for name in selected if name in self.data_interface_objects]:
+                    self.data_interface_objects[f"{name}_ts"] = BrandStreamTimestampsInterface(
+                        stream_name=name, **common
+                    )
         self.data_interface_classes = {name: type(obj) for name, obj in self.data_interface_objects.items()}
         self.participant_file, self.devices_file = participant_file, devices_file
 

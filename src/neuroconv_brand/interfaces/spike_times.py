@@ -16,6 +16,7 @@ from pynwb.misc import Units
 from ..clocks import entry_rate
 from ..electrode_map import ChannelElectrodes, crossings_key, map_channels_to_electrodes
 from ..errors import GraphError
+from ..iterators import ArrayColumnIterator
 from ..specs import KeySpec
 from .base import STUB_ENTRIES, BrandStreamInterface
 
@@ -131,17 +132,20 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
         block_entries = max(1, SPIKE_BLOCK_BYTES // max(self.crossings.entry_nbytes, 1))
         blocks = [(first, min(block_entries, limit - first)) for first in range(0, limit, block_entries)]
 
-        def crossings(first: int, count: int) -> np.ndarray:  # (channel, entry, sample) view of a block
+        def crossings(first: int, count: int) -> np.ndarray:  # (entry, sample, channel) block
             rows = spooled.read_rows(first * samp, (first + count) * samp)
-            return rows.reshape(count, samp, n_channels).transpose(2, 0, 1)
+            return rows.reshape(count, samp, n_channels)
 
         counts = np.zeros(n_channels, dtype=np.int64)
         for first, count in blocks:
-            counts += np.count_nonzero(crossings(first, count), axis=(1, 2))
+            counts += np.count_nonzero(crossings(first, count), axis=(0, 1))
         spike_times = np.empty(int(counts.sum()), dtype=np.float64)
         filled = np.cumsum(counts) - counts  # next free position of each channel
         for first, count in blocks:
-            channel, entry, sample = np.nonzero(crossings(first, count))  # grouped by channel, in time order
+            entry, sample, channel = np.nonzero(crossings(first, count))  # in time order
+            # Grouped by channel, time order kept: a stable radix sort (twice as fast as nonzero on a transpose).
+            order = np.argsort(channel.astype(np.min_scalar_type(n_channels)), kind="stable")
+            entry, sample, channel = entry[order], sample[order], channel[order]
             per_channel = np.bincount(channel, minlength=n_channels)
             run_start = np.cumsum(per_channel) - per_channel
             positions = filled[channel] + np.arange(len(channel)) - run_start[channel]
@@ -257,7 +261,7 @@ def _add_units(
         spike_data = VectorData(
             name="spike_times",
             description="the spike times for each unit in seconds",
-            data=columns["spike_times"][0],
+            data=ArrayColumnIterator(columns["spike_times"][0]),
         )
         obs_data = VectorData(
             name="obs_intervals",
@@ -270,11 +274,12 @@ def _add_units(
             data=columns["electrodes"][0],
             table=nwbfile.electrodes,
         )
+        # The index before its target: hdmf drops iterator columns from its length check as it meets them.
         table_columns = [
-            spike_data,
             VectorIndex(
                 name="spike_times_index", data=columns["spike_times"][1].astype(np.uint64), target=spike_data
             ),
+            spike_data,
             obs_data,
             VectorIndex(
                 name="obs_intervals_index",
@@ -325,6 +330,11 @@ def _add_units(
         index = units[f"{name}_index"]
         flat, ends = columns[name]
         Data.extend(index, (ends + len(index.target)).astype(np.uint64))
-        Data.extend(index.target, flat)
+        if isinstance(index.target.data, ArrayColumnIterator):
+            index.target.transform(
+                lambda column, flat=flat: ArrayColumnIterator(np.concatenate((column.array, flat)))
+            )
+        else:
+            Data.extend(index.target, flat)
     for name in ("electrode_group", "stream", "channel"):
         Data.extend(units[name], columns[name])
