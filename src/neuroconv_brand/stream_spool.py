@@ -1,4 +1,4 @@
-"""One read of a stream: its timeline kept in memory, the data of its exported numeric keys spooled to disk.
+"""One read of a stream: its timeline and the data of its exported numeric keys spooled to disk.
 
 A stream is needed twice during a conversion: its timeline (ids, sync labels, ``ts``) must be known before
 pynwb is given the data (for ``timestamps`` or ``starting_time`` + ``rate``, and for the session's clock fit),
@@ -6,8 +6,9 @@ and its data are written later, buffer by buffer. Reading the source twice doubl
 streams (parsing a ``.rdb`` file or XRANGE round trips), and on a live Redis the two passes could disagree.
 So the first pass decodes everything once into temporary files: the timeline (about 33 bytes per entry) and
 each numeric key's decoded rows, which the clock computations, data iterators, spike-time extraction and clock
-tables then read back at page-cache speed, a stream or a buffer at a time. Memory does not grow with the
-session; the files take as much disk as the keys' uncompressed data and are deleted when the session closes.
+tables then read back at page-cache speed, a stream or a buffer at a time (a timeline is read whole only while
+a clock is computed). Memory does not grow with the session; the files take as much disk as the keys'
+uncompressed data and are deleted when nothing reads them any more.
 
 The spool folder is a fresh directory under ``$NEUROCONV_BRAND_SPOOL_DIR`` if set, else the system's
 temporary folder (``$TMPDIR``, see :func:`tempfile.gettempdir`).
@@ -261,7 +262,8 @@ def _check_space(session: BrandSession, spec: StreamSpec, folder: Path) -> None:
     if needed > free:
         raise SpoolSpaceError(
             f"stream '{spec.name}': spooling its {entries} entries needs about {needed / 1e6:.0f} MB in {folder}, "
-            f"which has {free / 1e6:.0f} MB free. Set {SPOOL_DIR_VARIABLE} to a folder with more space."
+            f"which has {free / 1e6:.0f} MB free. Set {SPOOL_DIR_VARIABLE} "
+            "(`neuroconv-brand convert --spool-dir`) to a folder with more space."
         )
 
 
@@ -298,7 +300,7 @@ def read_stream(
         if isinstance(error, OSError) and error.errno in _NO_SPACE:
             raise SpoolSpaceError(
                 f"stream '{spec.name}': no space left for its spooled data in {folder} ({error.strerror}). Set "
-                f"{SPOOL_DIR_VARIABLE} to a folder with more space."
+                f"{SPOOL_DIR_VARIABLE} (`neuroconv-brand convert --spool-dir`) to a folder with more space."
             ) from error
         raise
     return result

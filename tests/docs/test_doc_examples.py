@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import re
 import shlex
 import shutil
@@ -193,6 +194,11 @@ def run_bash(block: Block, folder: Path) -> None:
         )
 
 
+def _restore_environment(saved: dict) -> None:
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.mark.parametrize("page", runnable_pages())
 def test_examples_run(page, user_files, tmp_path, monkeypatch):
     assert CONSOLE_SCRIPT.exists(), (
@@ -204,7 +210,9 @@ def test_examples_run(page, user_files, tmp_path, monkeypatch):
     before = repository_entries()
     namespace: dict = {"__name__": "__main__"}
     not_run = []
-    with live_rig(folder) if page in LIVE_RIG_PAGES else contextlib.nullcontext():
+    environment = contextlib.ExitStack()
+    environment.callback(_restore_environment, dict(os.environ))  # a page may set variables for its examples
+    with environment, live_rig(folder) if page in LIVE_RIG_PAGES else contextlib.nullcontext():
         for block in parse_blocks(DOCS / page):
             if block.input_file is not None:
                 (folder / block.input_file).parent.mkdir(parents=True, exist_ok=True)
