@@ -12,6 +12,9 @@ from typing import Any
 
 import pydantic
 
+#: Codec lists of a dataset configuration, and the field that holds their options.
+_OPTIONS_OF = {"compressors": "compressor_options", "filters": "filter_options"}
+
 
 def buffer_for_chunks(
     chunk_shape: tuple[int, ...], buffer_shape: tuple[int, ...], full_shape: tuple[int, ...]
@@ -29,7 +32,9 @@ def apply_dataset_edits(
     """Apply ``edits`` (location -> fields) to ``configuration`` in place; return every problem found.
 
     A new ``chunk_shape`` without a ``buffer_shape`` gets the largest buffer, within the default one, that whole
-    chunks fill (NeuroConv requires chunks to divide the buffer).
+    chunks fill (NeuroConv requires chunks to divide the buffer). New ``compressors`` (or Zarr ``filters``)
+    without their ``compressor_options`` (``filter_options``) get the new codecs' defaults: options meant for
+    the old codec would fail at write time.
 
     Parameters
     ----------
@@ -68,6 +73,9 @@ def apply_dataset_edits(
                 f"{location} has shape {list(dataset.full_shape)}. Fix: give one size per dimension."
             )
             continue
+        for codecs, options in _OPTIONS_OF.items():
+            if codecs in changes and options in fields and options not in changes:
+                changes[options] = None
         if chunk_shape is not None and "buffer_shape" not in changes:
             changes["buffer_shape"] = buffer_for_chunks(chunk_shape, dataset.buffer_shape, dataset.full_shape)
         try:

@@ -47,7 +47,7 @@ def add_validate_parser(subparsers: argparse._SubParsersAction, common: argparse
         "--spec", type=Path, metavar="S", help="NeuroConv-style YAML specification (run-yaml)"
     )
     parser.add_argument(
-        "--nwb", type=Path, action="append", default=[], metavar="F", help="NWB file to inspect (repeatable)"
+        "--nwb", type=Path, nargs="+", action="extend", default=[], metavar="F", help="NWB file(s) to inspect"
     )
     parser.set_defaults(handler=run_validate)
 

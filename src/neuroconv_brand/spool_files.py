@@ -73,10 +73,8 @@ class SpooledArray:
         """Unlink the file's path; the open file stays readable and its space is freed when it is closed."""
         try:
             os.unlink(self.path)
-        except (
-            OSError
-        ):  # already gone, or a platform that cannot unlink open files: the folder cleanup does it
-            pass
+        except OSError:
+            pass  # already gone, or a platform that cannot unlink open files: the folder cleanup does it
         self.detached = True
 
     def close(self) -> None:

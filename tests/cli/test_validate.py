@@ -77,3 +77,25 @@ def test_usage_errors_exit_2(tmp_path, args, message):
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [message, "Run 'neuroconv-brand validate --help' for the options."]
+
+
+def test_nwb_files_are_inspected_one_report_each(tmp_path):
+    from datetime import datetime, timezone
+
+    from pynwb import NWBHDF5IO, NWBFile
+    from pynwb.file import Subject
+
+    def write(name: str, subject: Subject | None) -> None:
+        start = datetime(2024, 1, 1, 12, tzinfo=timezone.utc)
+        nwbfile = NWBFile("BRAND block", name, start, experimenter=["Doe, Jane"], subject=subject)
+        with NWBHDF5IO(tmp_path / name, "w") as io:
+            io.write(nwbfile)
+
+    write("good.nwb", Subject(subject_id="t1", species="Homo sapiens", sex="M", age="P45Y"))
+    write("no_subject.nwb", None)
+    result = validate("--nwb", "good.nwb", "no_subject.nwb", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stdout.splitlines() + result.stderr.splitlines()
+    assert "ok: good.nwb" in lines
+    (problem,) = [line for line in lines if "no_subject.nwb" in line and "check_subject_exists" in line]
+    assert "Fix: see nwbinspector's best practice for check_subject_exists" in problem
