@@ -6,7 +6,7 @@ Memory is bounded by the batch size, never by the stream length.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 
@@ -25,7 +25,7 @@ from .decoding import (
 )
 from .entry_ids import EntryId, parse_entry_ids
 from .gc_pause import paused_gc
-from .sources.base import Entry, StreamSource
+from .sources.base import Entry, EntryColumns, StreamSource
 from .specs import KeySpec, StreamSpec
 
 #: Target bytes of payload per batch when the batch size is chosen automatically.
@@ -133,13 +133,13 @@ class StreamReader:
     def iter_batches(self, start: EntryId | None = None, end: EntryId | None = None) -> Iterator[EntryBatch]:
         """Decoded batches covering ``[start, end]`` (whole stream by default)."""
         self.skipped_total = 0
-        batches = self.source.iter_batches(self.spec.name, start, end, self.batch_size)
+        batches = self.source.iter_entry_batches(self.spec.name, start, end, self.batch_size)
         while True:
             with paused_gc():
                 entries = next(batches, None)
                 if entries is None:
                     break
-                batch = self.decode(entries)
+                batch = self.decode(entries) if isinstance(entries, list) else self.decode_columns(entries)
                 del entries
             self.skipped_total += batch.skipped
             if len(batch):
@@ -157,18 +157,40 @@ class StreamReader:
 
     def decode(self, entries: list[Entry]) -> EntryBatch:
         """Decode raw entries (as returned by a source) into an :class:`EntryBatch`."""
-        stream = self.spec.name
         if not entries:
-            return EntryBatch(stream, np.zeros((0, 2), dtype=np.uint64))
-        check_entry_encoding(stream, entries[0][0], entries[0][1])
-        raw_ids = list(map(itemgetter(0), entries))
+            return EntryBatch(self.spec.name, np.zeros((0, 2), dtype=np.uint64))
+        check_entry_encoding(self.spec.name, entries[0][0], entries[0][1])
         field_maps = list(map(itemgetter(1), entries))
-        columns = {key.name: field_column(field_maps, key.name.encode()) for key in self.keys}
+        return self._decode_fields(
+            list(map(itemgetter(0), entries)), None, lambda name: field_column(field_maps, name)
+        )
 
-        keep = np.ones(len(entries), dtype=bool)
+    def decode_columns(self, entries: EntryColumns) -> EntryBatch:
+        """Decode entries given by column (as the direct ``.rdb`` reader yields them) into an :class:`EntryBatch`."""
+        if not len(entries):
+            return EntryBatch(self.spec.name, np.zeros((0, 2), dtype=np.uint64))
+        names = entries.id_names()
+        check_entry_encoding(self.spec.name, names[0], dict.fromkeys(entries.columns, b""))
+        missing = [None] * len(entries)
+        return self._decode_fields(names, entries.ids, lambda name: entries.columns.get(name, missing))
+
+    def _decode_fields(
+        self,
+        raw_ids: Sequence[bytes],
+        ids: np.ndarray | None,
+        column_of: Callable[[bytes], list[bytes | None]],
+    ) -> EntryBatch:
+        """Decode the batch whose ids are ``raw_ids`` (parsed: ``ids``) and whose fields ``column_of`` gives."""
+        stream = self.spec.name
+        count = len(raw_ids)
+        columns = {key.name: column_of(key.name.encode()) for key in self.keys}
+        sync_column = column_of(self.spec.sync_key.encode()) if self.with_sync else None
+        time_column = column_of(self.spec.time_key.encode()) if self.with_monotonic else None
+
+        keep = np.ones(count, dtype=bool)
         for key in self.keys:
             if key.is_text:
-                bad = np.fromiter((p is None for p in columns[key.name]), dtype=bool, count=len(entries))
+                bad = np.fromiter((p is None for p in columns[key.name]), dtype=bool, count=count)
             else:
                 bad = find_bad_payloads(columns[key.name], key)
             if bad.any():
@@ -179,8 +201,12 @@ class StreamReader:
         skipped = int((~keep).sum())
         if skipped:
             raw_ids = [r for r, k in zip(raw_ids, keep) if k]
-            field_maps = [f for f, k in zip(field_maps, keep) if k]
+            ids = None if ids is None else ids[keep]
             columns = {name: [p for p, k in zip(values, keep) if k] for name, values in columns.items()}
+            if sync_column is not None:
+                sync_column = [p for p, k in zip(sync_column, keep) if k]
+            if time_column is not None:
+                time_column = [p for p, k in zip(time_column, keep) if k]
 
         data = {}
         for key in self.keys:
@@ -189,13 +215,12 @@ class StreamReader:
             else:
                 data[key.name] = decode_numeric(columns[key.name], key)
         sync = monotonic = None
-        if self.with_sync:
-            sync_field = self.spec.sync_key.encode()
-            sync = decode_sync(field_column(field_maps, sync_field), stream, raw_ids)
-        if self.with_monotonic:
-            time_field = self.spec.time_key.encode()
-            monotonic = decode_monotonic_ns(field_column(field_maps, time_field), stream, raw_ids)
-        return EntryBatch(stream, parse_entry_ids(raw_ids), data, sync, monotonic, skipped)
+        if sync_column is not None:
+            sync = decode_sync(sync_column, stream, raw_ids)
+        if time_column is not None:
+            monotonic = decode_monotonic_ns(time_column, stream, raw_ids)
+        ids = parse_entry_ids(raw_ids) if ids is None else ids
+        return EntryBatch(stream, ids, data, sync, monotonic, skipped)
 
 
 def field_column(field_maps: list[dict[bytes, bytes]], name: bytes) -> list[bytes | None]:

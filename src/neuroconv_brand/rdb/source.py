@@ -10,10 +10,11 @@ from typing import NamedTuple
 import numpy as np
 
 from ..entry_ids import EntryId
-from ..sources.base import Entry, StreamSource, StreamStats
+from ..sources.base import Entry, EntryColumns, StreamSource, StreamStats
 from .errors import RdbCorruptError
 from .index import KeyInfo, RdbIndex, StreamIndex, build_index, open_rdb
 from .listpack import ListpackError
+from .node_columns import decode_nodes, worth_decoding_together
 from .primitives import RdbCursor, lzf_decompress
 from .streams import NodeError, StreamMetadata, decode_node
 
@@ -21,6 +22,11 @@ from .streams import NodeError, StreamMetadata, decode_node
 READ_CHUNK_SIZE = 64 << 10
 MAX_READ_CHUNK_SIZE = 4 << 20
 _MAX64 = 2**64 - 1
+#: Listpack bytes (and most nodes) decoded together by the columnar fast path.
+COLUMN_CHUNK_BYTES = 8 << 20
+COLUMN_CHUNK_NODES = 4096
+#: Runs of at most this many nodes that the fast path refuses are decoded node by node.
+_SMALLEST_RUN = 8
 
 
 class _RawNode(NamedTuple):
@@ -151,6 +157,66 @@ class RdbStreamSource(StreamSource):
         if batch:
             yield batch
 
+    def iter_entry_batches(
+        self, stream: str, start: EntryId | None = None, end: EntryId | None = None, batch_size: int = 2000
+    ) -> Iterator[list[Entry] | EntryColumns]:
+        """Batches of at most ``batch_size`` entries covering ``[start, end]``, as columns where possible.
+
+        Runs of nodes in BRAND's usual layout are decoded together (:func:`~.node_columns.decode_nodes`) and
+        come as :class:`~neuroconv_brand.sources.base.EntryColumns`; other nodes come as lists of entries.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        index = self._stream(stream)
+        start, end = _parse(start), _parse(end)
+        pending: list[Entry] | EntryColumns | None = None
+        for nodes in self._node_chunks(self._range_nodes(index, start, end)):
+            listpacks = [self._listpack(index, node) for node in nodes]
+            for part in self._decode_run(index, nodes, listpacks, start, end):
+                if pending is not None and not _joinable(pending, part):
+                    if len(pending):
+                        yield pending
+                    pending = None
+                pending = part if pending is None else _join(pending, part)
+                while len(pending) >= batch_size:
+                    if isinstance(pending, list):
+                        yield pending[:batch_size]
+                        pending = pending[batch_size:]
+                    else:
+                        yield pending.take(0, batch_size)
+                        pending = pending.take(batch_size, len(pending))
+        if pending is not None and len(pending):
+            yield pending
+
+    def _decode_run(
+        self,
+        index: StreamIndex,
+        nodes: list[_RawNode],
+        listpacks: list[bytes],
+        start: EntryId | None,
+        end: EntryId | None,
+    ) -> Iterator[list[Entry] | EntryColumns]:
+        """Consecutive nodes as columns where the fast path applies and pays (many nodes of few layouts).
+
+        A run the fast path refuses is halved until the nodes it cannot take (a trimmed stream's first node,
+        a node with deleted entries or its own fields) are alone, and those are decoded one by one.
+        """
+        columns = None
+        if worth_decoding_together(listpacks):
+            columns = decode_nodes(listpacks, [node.ms for node in nodes], [node.seq for node in nodes])
+        if columns is not None:
+            yield _within(columns, start, end)
+        elif len(nodes) > _SMALLEST_RUN and worth_decoding_together(listpacks):
+            half = len(nodes) // 2
+            yield from self._decode_run(index, nodes[:half], listpacks[:half], start, end)
+            yield from self._decode_run(index, nodes[half:], listpacks[half:], start, end)
+        else:
+            yield [
+                entry
+                for node, listpack in zip(nodes, listpacks, strict=True)
+                for entry in self._decode_listpack(index, node, listpack, start, end)
+            ]
+
     def read_latest(self, stream: str, count: int = 1) -> list[Entry]:
         """The newest ``count`` entries, newest first (like ``XREVRANGE stream + - COUNT count``)."""
         index = self._stream(stream)
@@ -235,20 +301,43 @@ class RdbStreamSource(StreamSource):
                 size,
             )
 
+    @staticmethod
+    def _node_chunks(nodes: Iterator[_RawNode]) -> Iterator[list[_RawNode]]:
+        """Consecutive nodes grouped by about :data:`COLUMN_CHUNK_BYTES` of listpack."""
+        chunk: list[_RawNode] = []
+        size = 0
+        for node in nodes:
+            chunk.append(node)
+            size += node.size if node.size >= 0 else len(node.data)
+            if size >= COLUMN_CHUNK_BYTES or len(chunk) >= COLUMN_CHUNK_NODES:
+                yield chunk
+                chunk, size = [], 0
+        if chunk:
+            yield chunk
+
+    def _listpack(self, index: StreamIndex, node: _RawNode) -> bytes:
+        """The node's listpack, decompressed if it is stored LZF-compressed."""
+        if node.size < 0:
+            return node.data
+        data = lzf_decompress(node.data, node.size)
+        if data is None:
+            raise RdbCorruptError(
+                self.path,
+                node.offset,
+                f"the LZF-compressed listpack of stream node {node.number} does not decompress to its "
+                f"stated {node.size} bytes",
+                key=index.key.name,
+            )
+        return data
+
     def _decode(
         self, index: StreamIndex, node: _RawNode, start: EntryId | None = None, end: EntryId | None = None
     ) -> list[Entry]:
-        data = node.data
-        if node.size >= 0:
-            data = lzf_decompress(data, node.size)
-            if data is None:
-                raise RdbCorruptError(
-                    self.path,
-                    node.offset,
-                    f"the LZF-compressed listpack of stream node {node.number} does not decompress to its "
-                    f"stated {node.size} bytes",
-                    key=index.key.name,
-                )
+        return self._decode_listpack(index, node, self._listpack(index, node), start, end)
+
+    def _decode_listpack(
+        self, index: StreamIndex, node: _RawNode, data: bytes, start: EntryId | None, end: EntryId | None
+    ) -> list[Entry]:
         try:
             return decode_node(data, node.ms, node.seq, start, end)
         except (ListpackError, NodeError) as error:
@@ -259,11 +348,10 @@ class RdbStreamSource(StreamSource):
                 key=index.key.name,
             ) from None
 
-    def _iter_node_entries(
-        self, stream: str, start: EntryId | None, end: EntryId | None
-    ) -> Iterator[list[Entry]]:
-        """Decoded entries of each node that may hold ids in ``[start, end]``, in order."""
-        index = self._stream(stream)
+    def _range_nodes(
+        self, index: StreamIndex, start: EntryId | None, end: EntryId | None
+    ) -> Iterator[_RawNode]:
+        """The nodes that may hold ids in ``[start, end]``, in order, not yet decoded."""
         if start is not None and end is not None and start > end:
             return
         pending: _RawNode | None = None
@@ -271,10 +359,51 @@ class RdbStreamSource(StreamSource):
             if end is not None and (node.ms, node.seq) > end:
                 break
             if pending is not None and (start is None or (node.ms, node.seq) > start):
-                yield self._decode(index, pending, start, end)
+                yield pending
             pending = node
         if pending is not None:
-            yield self._decode(index, pending, start, end)
+            yield pending
+
+    def _iter_node_entries(
+        self, stream: str, start: EntryId | None, end: EntryId | None
+    ) -> Iterator[list[Entry]]:
+        """Decoded entries of each node that may hold ids in ``[start, end]``, in order."""
+        index = self._stream(stream)
+        for node in self._range_nodes(index, start, end):
+            yield self._decode(index, node, start, end)
+
+
+def _within(columns: EntryColumns, start: EntryId | None, end: EntryId | None) -> EntryColumns:
+    """The entries of ``columns`` with ``start <= id <= end``."""
+    ids = columns.ids
+    keep = None
+    for bound, outside in ((start, np.less), (end, np.greater)):
+        if bound is None:
+            continue
+        ms, seq = (np.uint64(min(max(value, 0), _MAX64)) for value in bound)
+        beyond = outside(ids[:, 0], ms) | ((ids[:, 0] == ms) & outside(ids[:, 1], seq))
+        if beyond.any():
+            keep = ~beyond if keep is None else keep & ~beyond
+    return columns if keep is None else columns.select(keep)
+
+
+def _joinable(first: list[Entry] | EntryColumns, second: list[Entry] | EntryColumns) -> bool:
+    if isinstance(first, list) or isinstance(second, list):
+        return isinstance(first, list) and isinstance(second, list)
+    return list(first.columns) == list(second.columns)
+
+
+def _join(
+    first: list[Entry] | EntryColumns, second: list[Entry] | EntryColumns
+) -> list[Entry] | EntryColumns:
+    if isinstance(first, list):
+        return first + second
+    if not len(first):
+        return second
+    return EntryColumns(
+        np.concatenate([first.ids, second.ids]),
+        {name: values + second.columns[name] for name, values in first.columns.items()},
+    )
 
 
 def _parse(value: EntryId | str | bytes | None) -> EntryId | None:
