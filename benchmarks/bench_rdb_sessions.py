@@ -5,8 +5,11 @@ benchmarks: a no-raw session (``bench_convert.py``'s cache) and a raw session (`
     python benchmarks/bench_raw.py --minutes 1 --presets none             # makes raw_1min_256ch.rdb once
     python benchmarks/bench_rdb_sessions.py session_10min.rdb raw_1min_256ch.rdb
 
-Every stream of the file is read in batches of 2000 entries (results discarded). Each case runs in a fresh
-subprocess; "open" is the direct reader's index pass, or the server's start and load of the file.
+Every stream of the file is read in batches of 2000 entries (results discarded): ``xrange`` through a server,
+``direct`` with the direct reader's ``iter_batches`` (XRANGE-shaped entries), ``columns`` with its
+``iter_entry_batches`` (BRAND-layout nodes decoded side by side into columns, what ``StreamReader`` uses). Each
+case runs in a fresh subprocess; "open" is the direct reader's index pass, or the server's start and load of
+the file.
 """
 
 from __future__ import annotations
@@ -24,15 +27,23 @@ CACHE = Path(__file__).parent / ".cache"
 
 
 def run_case(case: str, path: Path) -> dict:
-    """Open ``path`` with ``case`` ("direct" or "xrange"), read every stream, return the measurements."""
+    """Open ``path`` with ``case`` ("xrange", "direct" or "columns"), read every stream, return the measurements."""
     from neuroconv_brand.session import BrandSession
 
     started = time.perf_counter()
-    options = {"rdb_reader": "direct"} if case == "direct" else {"rdb_reader": "server"}
+    options = {"rdb_reader": "server" if case == "xrange" else "direct"}
     with BrandSession.open(path, **options) as session:
         opened = time.perf_counter()
         entries = payload = 0
         for stream in session.source.stream_names():
+            if case == "columns":
+                for batch in session.source.iter_entry_batches(stream, batch_size=2000):
+                    entries += len(batch)
+                    if isinstance(batch, list):
+                        payload += sum(len(v) for _, fields in batch for v in fields.values())
+                    else:
+                        payload += sum(len(v) for values in batch.columns.values() for v in values)
+                continue
             for batch in session.source.iter_batches(stream, batch_size=2000):
                 entries += len(batch)
                 payload += sum(len(v) for _, fields in batch for v in fields.values())
@@ -64,11 +75,11 @@ def main() -> None:
     for name in args.files:
         path = Path(name) if Path(name).exists() else CACHE / name
         rows = {}
-        for case in ("xrange", "direct"):
+        for case in ("xrange", "direct", "columns"):
             command = [sys.executable, __file__, "--run-case", case, str(path)]
             out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
             rows[case] = row = json.loads(out.strip().splitlines()[-1])
-            ratio = f"{rows['xrange']['read_s'] / row['read_s']:.2f}" if case == "direct" else ""
+            ratio = f"{rows['xrange']['read_s'] / row['read_s']:.2f}" if case != "xrange" else ""
             print(
                 f"{path.name:24} {case:7} {row['open_s']:>7.2f} {row['read_s']:>7.2f} "
                 f"{row['entries'] / row['read_s']:>10.0f} {row['payload_mb'] / row['read_s']:>7.1f} "
