@@ -14,6 +14,8 @@ nodes one by one (:func:`neuroconv_brand.rdb.streams.decode_node`), which also n
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..sources.base import EntryColumns
@@ -53,11 +55,22 @@ _HEAD, _LENGTH_KIND, _MASK, _SIGN, _VALID = _encoding_tables()
 _NEXT_BYTES = np.arange(1, 9)
 
 
-class _Elements:
-    """Elements at positions ``0..E-1`` of ``G`` listpacks: ``(E, G)`` arrays."""
+class _Elements(NamedTuple):
+    """Elements at positions ``0..E-1`` of ``G`` listpacks, as ``(E, G)`` arrays."""
 
-    def __init__(self, is_string: np.ndarray, value: np.ndarray, start: np.ndarray, length: np.ndarray):
-        self.is_string, self.value, self.start, self.length = is_string, value, start, length
+    is_string: np.ndarray
+    value: np.ndarray  # integers (undefined for strings)
+    start: np.ndarray  # strings: offset of the data in the buffer
+    length: np.ndarray  # strings: byte length (0 for integers)
+
+
+class _Layout(NamedTuple):
+    """Where the entries are in the elements of a group of SAMEFIELDS nodes."""
+
+    nfields: int
+    base: int  # position of the first entry's flags
+    step: int  # elements per entry
+    entries: int  # entries per node
 
 
 def _parse_elements(
@@ -78,7 +91,7 @@ def _parse_elements(
         kind = _LENGTH_KIND[code]
         byte1 = (after & np.uint64(0xFF)).astype(np.int64)
         strings = kind > 0
-        size = _HEAD[code].copy()
+        size = _HEAD[code]
         if strings.any():
             string_length = np.select(
                 [kind == 1, kind == 2],
@@ -104,40 +117,30 @@ def _parse_elements(
     return _Elements(is_string, value, start, length)
 
 
-class _Layout:
-    """The SAMEFIELDS layout of a group of nodes, or why it does not apply."""
-
-    def __init__(self, elements: _Elements, count: int):
-        self.ok = False
-        el = elements
-        if count < 4 or el.is_string[:3].any():
-            return
-        live, deleted, nfields = el.value[0], el.value[1], el.value[2]
-        if (deleted != 0).any() or (nfields != nfields[0]).any() or nfields[0] < 0:
-            return
-        self.nfields = n = int(nfields[0])
-        base, step = 4 + n, n + 4
-        if base > count or (count - base) % step:
-            return
-        self.entries = (count - base) // step
-        if self.entries < 1 or (live != self.entries).any():
-            return
-        if (
-            not el.is_string[3 : 3 + n].all()
-            or el.is_string[base - 1].any()
-            or (el.value[base - 1] != 0).any()
-        ):
-            return
-        numbers = [base, base + 1, base + 2, base + 3 + n]  # flags, ms-diff, seq-diff, lp-count
-        for row in numbers:
-            if el.is_string[row::step].any():
-                return
-        if (el.value[base::step] != STREAM_FLAG_SAMEFIELDS).any():
-            return
-        if (el.value[base + 3 + n :: step] != n + 3).any():
-            return
-        self.base, self.step = base, step
-        self.ok = True
+def _samefields_layout(el: _Elements, count: int) -> _Layout | None:
+    """The layout of a group of nodes whose entries are all live with the master fields, else None."""
+    if count < 4 or el.is_string[:3].any():
+        return None
+    live, deleted, nfields = el.value[0], el.value[1], el.value[2]
+    if (deleted != 0).any() or (nfields != nfields[0]).any() or nfields[0] < 0:
+        return None
+    n = int(nfields[0])
+    base, step = 4 + n, n + 4
+    if base > count or (count - base) % step:
+        return None
+    entries = (count - base) // step
+    if entries < 1 or (live != entries).any():
+        return None
+    if not el.is_string[3 : 3 + n].all() or el.is_string[base - 1].any() or (el.value[base - 1] != 0).any():
+        return None
+    for row in (base, base + 1, base + 2, base + 3 + n):  # flags, ms-diff, seq-diff, lp-count
+        if el.is_string[row::step].any():
+            return None
+    if (el.value[base::step] != STREAM_FLAG_SAMEFIELDS).any() or (
+        el.value[base + 3 + n :: step] != n + 3
+    ).any():
+        return None
+    return _Layout(n, base, step, entries)
 
 
 def _field_names(buf: np.ndarray, data: bytes, elements: _Elements, nfields: int) -> list[bytes] | None:
@@ -205,8 +208,8 @@ def decode_nodes(listpacks: list[bytes], master_ms: list[int], master_seq: list[
         elements = _parse_elements(buf, offsets[nodes] + LISTPACK_HEADER_SIZE, terminators[nodes], int(count))
         if elements is None:
             return None
-        layout = _Layout(elements, int(count))
-        if not layout.ok:
+        layout = _samefields_layout(elements, int(count))
+        if layout is None:
             return None
         names = _field_names(buf, data, elements, layout.nfields)
         if names is None or (fields is not None and names != fields):
