@@ -13,7 +13,7 @@ from .decoding import OnBadEntry
 from .entry_ids import EntryId
 from .sources.base import StreamSource
 from .specs import StreamSpec
-from .spool_files import SpooledKey
+from .spool_files import SpooledArray, SpooledKey
 from .streams import StreamReader
 
 DEFAULT_CHUNK_MB = 10.0
@@ -165,33 +165,51 @@ class ComputedColumnIterator(GenericDataChunkIterator):
         return np.asarray(self._compute(rows.start or 0, rows.stop), dtype=self._dtype)
 
 
-class ArrayColumnIterator(ComputedColumnIterator):
-    """A large in-memory table column (e.g. the units' spike times) handed to pynwb as an iterator.
+class IndexableColumnIterator(ComputedColumnIterator):
+    """A computed column that can also be read like an array: ``len()``, an index, a slice.
 
-    NeuroConv's dataset configuration checks every value of an array column in Python, twice per write
-    (about a second for a few million spike times); as an iterator the column is checked buffer by buffer.
-    Indexing reads the array, so the column stays usable in memory before the file is written.
+    For table columns that must stay usable in memory before the file is written (``units["spike_times"][3]``,
+    ``len(table)``), while pynwb and NeuroConv still get an iterator and never the whole column.
+    """
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, item):
+        if isinstance(item, slice) and item.step in (None, 1):
+            start, stop, _ = item.indices(self._length)
+            return self._get_data((slice(start, max(start, stop)),))
+        if isinstance(item, (int, np.integer)):
+            index = int(item) + self._length if item < 0 else int(item)
+            if not 0 <= index < self._length:
+                raise IndexError(f"index {item} is out of range for a column of {self._length} values")
+            return self._get_data((slice(index, index + 1),))[0]
+        return self._get_data((slice(0, self._length),))[item]
+
+
+def row_ids(length: int) -> IndexableColumnIterator:
+    """A table's ``id`` column ``0 .. length - 1``, computed as written instead of held in memory."""
+    return IndexableColumnIterator(length, np.int64, _arange)
+
+
+def _arange(start: int, stop: int) -> np.ndarray:
+    return np.arange(start, stop, dtype=np.int64)
+
+
+class SpooledColumnIterator(IndexableColumnIterator):
+    """A large table column (e.g. the units' spike times) kept in a spool file until it is written.
+
+    NeuroConv's dataset configuration checks every value of an in-memory array column in Python, twice per
+    write; as an iterator the column is read buffer by buffer, and memory does not hold it.
 
     Parameters
     ----------
-    array : numpy.ndarray
-        The column's values (1-D).
+    spooled : SpooledArray
+        The file holding the column's values (1-D).
     chunk_mb : float
         Chunk size in MB (a buffer is two chunks).
     """
 
-    def __init__(self, array: np.ndarray, chunk_mb: float = DEFAULT_CHUNK_MB):
-        self.array = np.asarray(array)
-        super().__init__(len(self.array), self.array.dtype, self._slice, chunk_mb)
-
-    def _slice(self, start: int, stop: int) -> np.ndarray:
-        return self.array[start:stop]
-
-    def __iter__(self) -> ArrayColumnIterator:
-        return ArrayColumnIterator(self.array, self._chunk_mb)
-
-    def __getitem__(self, item):
-        return self.array[item]
-
-    def __len__(self) -> int:
-        return len(self.array)
+    def __init__(self, spooled: SpooledArray, chunk_mb: float = DEFAULT_CHUNK_MB):
+        self.spooled = spooled
+        super().__init__(spooled.rows, spooled.dtype, spooled.read_rows, chunk_mb)

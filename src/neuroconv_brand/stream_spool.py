@@ -28,8 +28,11 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .decoding import OnBadEntry
 from .errors import BrandError
+from .iterators import SpooledColumnIterator
 from .session import BrandSession
 from .specs import KeySpec, StreamSpec
 from .spool_files import ColumnReader, SpooledArray, SpooledKey, SpooledTimeline, timeline_readers
@@ -188,6 +191,27 @@ class SessionSpool:
                         self._store(spec, on_bad_entry, result)
         finally:
             _WORKER_SESSION = None
+
+    def spool_column(self, values: np.ndarray, what: str) -> SpooledColumnIterator:
+        """``values`` (1-D, e.g. spike times) moved to a spool file, as a column pynwb reads buffer by buffer.
+
+        ``what`` names the column in a :class:`SpoolSpaceError`.
+        """
+        spooled = SpooledArray(self._new_folder(True) / "column.bin", values.dtype)
+        try:
+            spooled.append(values)
+        except OSError as error:
+            spooled.close()
+            spooled.path.unlink(missing_ok=True)
+            if error.errno in _NO_SPACE:
+                raise SpoolSpaceError(
+                    f"{what}: no space left for its {values.nbytes / 1e6:.0f} MB in {spooled.path.parent} "
+                    f"({error.strerror}). Set {SPOOL_DIR_VARIABLE} (`neuroconv-brand convert --spool-dir`) to a "
+                    "folder with more space."
+                ) from error
+            raise
+        spooled.detach()
+        return SpooledColumnIterator(spooled)
 
     def close(self) -> None:
         """Forget the passes and delete the folder.

@@ -21,6 +21,7 @@ from neuroconv_brand.errors import BrandError, GraphError, StreamDecodeError
 from neuroconv_brand.interfaces.participant import BrandParticipantInterface
 from neuroconv_brand.interfaces.registry import interface_class_for
 from neuroconv_brand.interfaces.spike_times import PLACEHOLDER_GROUP, BrandSpikeTimesInterface
+from neuroconv_brand.iterators import SpooledColumnIterator
 from neuroconv_brand.testing import SessionConfig, SyntheticSession, save_session_rdb
 
 SUBJECT = {"species": "Homo sapiens", "sex": "M", "age": "P45Y"}
@@ -204,6 +205,9 @@ def test_aligned_timestamps_move_the_spike_times(clean_session):
         spikes.add_to_nwbfile(nwbfile)
     entries = truth.spike_entries("thresh_cross")[5]
     np.testing.assert_allclose(nwbfile.units["spike_times"][5], original[entries] + 2.5)
+    # Held in a spool file, not in memory, until the file is written.
+    assert isinstance(nwbfile.units.spike_times.data, SpooledColumnIterator)
+    assert len(nwbfile.units.spike_times.data) == sum(len(e) for e in truth.spike_entries("thresh_cross"))
 
 
 def test_entries_with_several_samples_get_per_sample_times(redis_client, tmp_path):

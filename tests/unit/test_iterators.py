@@ -3,6 +3,7 @@
 from datetime import datetime, timezone
 
 import numpy as np
+import pytest
 from hdmf.common import DynamicTable, VectorData
 from neuroconv.tools.nwb_helpers import (
     configure_and_write_nwbfile,
@@ -11,7 +12,14 @@ from neuroconv.tools.nwb_helpers import (
 )
 from pynwb import NWBFile, read_nwb
 
-from neuroconv_brand.iterators import ComputedColumnIterator, full_width_shapes
+from neuroconv_brand.iterators import (
+    ComputedColumnIterator,
+    IndexableColumnIterator,
+    SpooledColumnIterator,
+    full_width_shapes,
+    row_ids,
+)
+from neuroconv_brand.spool_files import SpooledArray
 
 
 def test_full_width_shapes_span_every_channel_and_whole_chunks():
@@ -46,3 +54,38 @@ def test_a_computed_column_is_configured_and_written(tmp_path):
     assert dataset.chunk_shape == (1000,)
     configure_and_write_nwbfile(nwbfile, nwbfile_path=tmp_path / "t.nwb", backend_configuration=configuration)
     np.testing.assert_array_equal(read_nwb(tmp_path / "t.nwb").processing["m"]["t"]["x"][:], values)
+
+
+def test_indexable_columns_read_like_arrays():
+    values = np.arange(100, dtype=np.int64) * 3
+    column = IndexableColumnIterator(100, np.int64, lambda a, b: values[a:b], chunk_mb=0.0001)
+    assert len(column) == 100
+    assert column[0] == 0 and column[-1] == 297 and column[np.int64(5)] == 15
+    assert column[10:13].tolist() == [30, 33, 36] and column[98:500].tolist() == [294, 297]
+    assert column[::50].tolist() == [0, 150] and column[[1, 2]].tolist() == [3, 6]
+    with pytest.raises(IndexError, match="out of range for a column of 100 values"):
+        column[100]
+    assert row_ids(4)[:].tolist() == [0, 1, 2, 3]
+
+
+def test_a_spooled_column_is_read_from_its_file_and_written(tmp_path):
+    spike_times = np.sort(np.random.default_rng(0).uniform(0, 600, 20_000))
+    spooled = SpooledArray(tmp_path / "column.bin", np.float64)
+    spooled.append(spike_times)
+    spooled.detach()  # the path is gone; the open file is still read
+    column = SpooledColumnIterator(spooled, chunk_mb=0.01)
+    assert not (tmp_path / "column.bin").exists()
+    assert column[7] == spike_times[7] and column[-3:].tolist() == spike_times[-3:].tolist()
+    nwbfile = NWBFile("spikes", "spooled-column", datetime(2024, 1, 1, tzinfo=timezone.utc))
+    table = DynamicTable(
+        name="t",
+        description="d",
+        id=row_ids(len(spike_times)),
+        columns=[VectorData(name="x", description="x", data=column)],
+    )
+    get_module(nwbfile, "m", "m").add(table)
+    configuration = get_default_backend_configuration(nwbfile, backend="hdf5")
+    configure_and_write_nwbfile(nwbfile, nwbfile_path=tmp_path / "t.nwb", backend_configuration=configuration)
+    written = read_nwb(tmp_path / "t.nwb").processing["m"]["t"]
+    np.testing.assert_array_equal(written["x"][:], spike_times)
+    np.testing.assert_array_equal(written.id[:], np.arange(len(spike_times)))

@@ -16,8 +16,9 @@ from pynwb.misc import Units
 from ..clocks import entry_rate
 from ..electrode_map import ChannelElectrodes, crossings_key, map_channels_to_electrodes
 from ..errors import GraphError
-from ..iterators import ArrayColumnIterator
+from ..iterators import SpooledColumnIterator
 from ..specs import KeySpec
+from ..stream_spool import session_spool
 from .base import STUB_ENTRIES, BrandStreamInterface
 
 #: Entries converted per stream with ``stub_test=True``.
@@ -184,6 +185,10 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
         if placeholder:
             _ensure_placeholder_electrodes(nwbfile, int(mapping.rows.max()) + 1, self.spec.name)
         spike_times, counts = self.read_spike_times(stub_test)
+        # On disk until written: a long session has tens of millions of spike times.
+        spike_times = session_spool(self.session).spool_column(
+            spike_times, f"stream '{self.spec.name}' spike times"
+        )
         entry_seconds = self.get_timestamps()[:n_entries]
         n_units = len(counts)
         group_column = nwbfile.electrodes["group"].data
@@ -261,7 +266,7 @@ def _add_units(
         spike_data = VectorData(
             name="spike_times",
             description="the spike times for each unit in seconds",
-            data=ArrayColumnIterator(columns["spike_times"][0]),
+            data=columns["spike_times"][0],
         )
         obs_data = VectorData(
             name="obs_intervals",
@@ -330,10 +335,10 @@ def _add_units(
         index = units[f"{name}_index"]
         flat, ends = columns[name]
         Data.extend(index, (ends + len(index.target)).astype(np.uint64))
-        if isinstance(index.target.data, ArrayColumnIterator):
-            index.target.transform(
-                lambda column, flat=flat: ArrayColumnIterator(np.concatenate((column.array, flat)))
-            )
+        if isinstance(index.target.data, SpooledColumnIterator):
+            # Append to the first stream's spool file; a new iterator sees the longer column.
+            index.target.data.spooled.append(flat[:])
+            index.target.transform(lambda column: SpooledColumnIterator(column.spooled))
         else:
             Data.extend(index.target, flat)
     for name in ("electrode_group", "stream", "channel"):

@@ -12,7 +12,7 @@ from neuroconv.utils import DeepDict
 from pynwb import NWBFile
 
 from ..clocks import monotonic_offset, redis_seconds
-from ..iterators import ComputedColumnIterator
+from ..iterators import ComputedColumnIterator, row_ids
 from ..session_clocks import shared_clock_fit
 from ..spool_files import ColumnReader, timeline_readers
 from .base import STUB_ENTRIES, BrandStreamInterface
@@ -224,7 +224,7 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
         table = DynamicTable(
             name=block.get("name", table_name(self.spec.name)),
             description=block.get("description") or f"Every clock of BRAND stream '{self.spec.name}'.",
-            id=np.arange(rows),
+            id=row_ids(rows),
             columns=[
                 VectorData(
                     name=name,
