@@ -276,7 +276,13 @@ def add_run_yaml_parser(subparsers: argparse._SubParsersAction, common: argparse
     parser.add_argument(
         "--output-folder-path", type=Path, help="where the NWB files go (default: the spec's folder)"
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    existing.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave sessions whose output exists alone (e.g. to finish a run after fixing failed sessions)",
+    )
     parser.add_argument(
         "--jobs", type=int, default=1, metavar="N", help="convert N sessions in parallel processes"
     )
@@ -309,6 +315,7 @@ def run_run_yaml(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         dask_scheduler=args.dask_scheduler,
         allowed_modules=tuple(args.allow_module),
+        skip_existing=args.skip_existing,
     )
     print(summary)
     return EXIT_OK if summary.ok else EXIT_FAILURE

@@ -62,6 +62,8 @@ class SessionResult:
         Warnings raised while converting (e.g. streams skipped).
     traceback : str or None
         The full traceback of a failure, for bug reports.
+    skipped : bool
+        The output existed and the run was asked to skip existing outputs (``ok`` is True, nothing was written).
     """
 
     label: str
@@ -73,6 +75,7 @@ class SessionResult:
     seconds: float
     warnings: tuple[str, ...] = ()
     traceback: str | None = None
+    skipped: bool = False
 
 
 # --- one session ---------------------------------------------------------------------------------------

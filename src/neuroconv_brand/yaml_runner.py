@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import BrandError
 from .yaml_jobs import DaskNotInstalledError, SessionResult, check_execution, run_tasks
-from .yaml_spec import YamlSpecificationError, plan_conversion
+from .yaml_spec import SessionTask, YamlSpecificationError, plan_conversion
 
 __all__ = [
     "ConversionSummary",
@@ -63,17 +63,24 @@ class ConversionSummary:
         return tuple(result for result in self.sessions if not result.ok)
 
     @property
+    def skipped(self) -> tuple[SessionResult, ...]:
+        """The sessions left alone because their output existed (``skip_existing``)."""
+        return tuple(result for result in self.sessions if result.skipped)
+
+    @property
     def nwbfile_paths(self) -> tuple[Path, ...]:
         """The files written."""
-        return tuple(result.nwbfile_path for result in self.succeeded)
+        return tuple(result.nwbfile_path for result in self.succeeded if not result.skipped)
 
     def __str__(self) -> str:
+        converted = len(self.succeeded) - len(self.skipped)
         lines = [
-            f"{self.specification_file_path}: {len(self.succeeded)} of {len(self.sessions)} session(s) converted"
+            f"{self.specification_file_path}: {converted} of {len(self.sessions)} session(s) converted"
+            + (f", {len(self.skipped)} skipped (output exists)" if self.skipped else "")
             + (f", {len(self.failed)} failed" if self.failed else "")
         ]
         for result in self.sessions:
-            status = "ok    " if result.ok else "FAILED"
+            status = "skip  " if result.skipped else "ok    " if result.ok else "FAILED"
             lines.append(f"  {status} {result.seconds:7.1f} s  {result.label} -> {result.nwbfile_path}")
             if result.error:
                 lines.extend(f"           {line}" for line in result.error.splitlines())
@@ -96,6 +103,7 @@ def run_conversion_from_yaml(
     dask_scheduler: Any = None,
     *,
     allowed_modules: Sequence[str] = (),
+    skip_existing: bool = False,
 ) -> ConversionSummary:
     """Convert every session of a YAML specification to NWB.
 
@@ -124,6 +132,9 @@ def run_conversion_from_yaml(
     allowed_modules : sequence of str
         Packages whose classes the specification may name as ``package.module:Class``, in addition to
         ``neuroconv`` and ``neuroconv_brand``.
+    skip_existing : bool
+        Leave sessions whose output file exists alone (reported as skipped), e.g. to finish a run after fixing
+        the sessions that failed. Cannot be combined with ``overwrite``.
 
     Returns
     -------
@@ -138,9 +149,14 @@ def run_conversion_from_yaml(
     DaskNotInstalledError
         ``dask_scheduler`` was given without ``dask.distributed`` installed.
     ValueError
-        ``jobs`` is not a positive integer, or both ``jobs`` > 1 and ``dask_scheduler`` were given.
+        ``jobs`` is not a positive integer, both ``jobs`` > 1 and ``dask_scheduler`` were given, or both
+        ``overwrite`` and ``skip_existing``.
     """
     check_execution(jobs, dask_scheduler)
+    if overwrite and skip_existing:
+        raise ValueError(
+            "overwrite and skip_existing exclude each other: replace existing outputs, or keep them"
+        )
     tasks = plan_conversion(
         specification_file_path,
         data_folder_path=data_folder_path,
@@ -150,5 +166,14 @@ def run_conversion_from_yaml(
     )
     for folder in {task.nwbfile_path.parent for task in tasks}:
         folder.mkdir(parents=True, exist_ok=True)
-    results = run_tasks(tasks, jobs=jobs, dask_scheduler=dask_scheduler)
+    existing = {id(task) for task in tasks if skip_existing and task.nwbfile_path.exists()}
+    todo = [task for task in tasks if id(task) not in existing]
+    converted = iter(run_tasks(todo, jobs, dask_scheduler) if todo else [])
+    results = [_skipped(task) if id(task) in existing else next(converted) for task in tasks]
     return ConversionSummary(Path(specification_file_path).expanduser().resolve(), tuple(results))
+
+
+def _skipped(task: SessionTask) -> SessionResult:
+    return SessionResult(
+        task.label, task.experiment, task.index, task.nwbfile_path, True, None, 0.0, skipped=True
+    )

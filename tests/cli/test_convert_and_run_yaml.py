@@ -115,6 +115,36 @@ experiments:
     assert (tmp_path / "out" / "good.nwb").exists() and not (tmp_path / "out" / "missing.nwb").exists()
 
 
+def test_run_yaml_skip_existing_converts_only_the_missing_outputs(clean_session, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"""
+data_interfaces: {{brand: BrandConverter}}
+experiments:
+  e:
+    sessions:
+      - nwbfile_name: first
+        source_data: {{brand: {{file_path: {clean_session.rdb_path}}}}}
+      - nwbfile_name: second
+        source_data: {{brand: {{file_path: {clean_session.rdb_path}}}}}
+"""
+    )
+    out = tmp_path / "out"
+    assert run("run-yaml", str(spec), "--output-folder-path", str(out)).returncode == 0
+    first_written = (out / "first.nwb").stat().st_mtime_ns
+    (out / "second.nwb").unlink()  # as if the second session had failed
+
+    result = run("run-yaml", str(spec), "--output-folder-path", str(out), "--skip-existing")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 of 2 session(s) converted, 1 skipped (output exists)" in result.stdout
+    assert f"skip       0.0 s  $.experiments.e.sessions[0] -> {out / 'first.nwb'}" in result.stdout
+    assert (out / "first.nwb").stat().st_mtime_ns == first_written
+    assert len(read_nwb(out / "second.nwb").trials) == len(clean_session.truth.trials)
+
+    both = run("run-yaml", str(spec), "--overwrite", "--skip-existing")
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
+
+
 def test_convert_backend_config_lands_on_disk_and_inspect_reports(clean_session, tmp_path):
     import h5py
 

@@ -476,6 +476,11 @@ def test_jobs_and_dask_together(tmp_path):
         run_conversion_from_yaml(write(tmp_path, MINIMAL), jobs=2, dask_scheduler="tcp://127.0.0.1:8786")
 
 
+def test_overwrite_and_skip_existing_together(tmp_path):
+    with pytest.raises(ValueError, match="overwrite and skip_existing exclude each other"):
+        run_conversion_from_yaml(write(tmp_path, MINIMAL), overwrite=True, skip_existing=True)
+
+
 def test_dask_missing_gives_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # what an environment without the extra looks like
     with pytest.raises(DaskNotInstalledError, match=r"pip install 'neuroconv-brand\[dask\]'"):
