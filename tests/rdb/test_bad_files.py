@@ -116,6 +116,21 @@ def test_checksum_mismatch(write):
         assert neural_entries != load_recorded("brand_v10").entries("neural")
 
 
+def test_a_damaged_version_that_drops_the_checksum_is_caught(write):
+    # "REDIS0012" read as "REDIS0002" (no checksum) and a SELECTDB opcode turned into EOF: without the
+    # trailing-bytes check this read as an empty database.
+    data = bytearray(small_file()[0])
+    data[5:9] = b"0002"
+    eof_at = data.index(bytes([fmt.OP_SELECTDB]))
+    data[eof_at] = fmt.OP_EOF
+    with pytest.raises(
+        RdbCorruptError, match=r"byte\(s\) follow the EOF opcode, but a version-2 file"
+    ) as caught:
+        RdbStreamSource(write(bytes(data)))
+    assert caught.value.offset == eof_at + 1
+    _check_message(caught.value)
+
+
 def _replace_once(data: bytes, old: bytes, new: bytes) -> bytes:
     assert data.count(old) == 1, old
     return data.replace(old, new)

@@ -199,6 +199,15 @@ def build_index(path: str | os.PathLike, verify_checksum: bool = True, node_stri
         cursor.skip(fmt.HEADER_SIZE)
         index = RdbIndex(path=text, size=size, version=version)
         _Walker(cursor, index, node_stride).run()
+        trailing = size - index.eof_offset - 1
+        if not has_checksum and trailing > 0:
+            # Without a checksum nothing else would notice a damaged version number or EOF marker.
+            raise RdbCorruptError(
+                text,
+                index.eof_offset + 1,
+                f"{trailing} byte(s) follow the EOF opcode, but a version-{version} file has no checksum "
+                "after it: the version number or the EOF marker is damaged",
+            )
         if has_checksum:
             cursor.key = None
             stored = cursor.uint_le(fmt.CHECKSUM_SIZE, "the CRC-64 checksum after the EOF opcode")

@@ -25,8 +25,6 @@ _MAX64 = 2**64 - 1
 #: Listpack bytes (and most nodes) decoded together by the columnar fast path.
 COLUMN_CHUNK_BYTES = 8 << 20
 COLUMN_CHUNK_NODES = 4096
-#: Runs of at most this many nodes that the fast path refuses are decoded node by node.
-_SMALLEST_RUN = 8
 
 
 class _RawNode(NamedTuple):
@@ -201,12 +199,13 @@ class RdbStreamSource(StreamSource):
         A run the fast path refuses is halved until the nodes it cannot take (a trimmed stream's first node,
         a node with deleted entries or its own fields) are alone, and those are decoded one by one.
         """
+        together = worth_decoding_together(listpacks)
         columns = None
-        if worth_decoding_together(listpacks):
+        if together:
             columns = decode_nodes(listpacks, [node.ms for node in nodes], [node.seq for node in nodes])
         if columns is not None:
             yield _within(columns, start, end)
-        elif len(nodes) > _SMALLEST_RUN and worth_decoding_together(listpacks):
+        elif together:  # halves are smaller, so this ends with runs too small to be worth it
             half = len(nodes) // 2
             yield from self._decode_run(index, nodes[:half], listpacks[:half], start, end)
             yield from self._decode_run(index, nodes[half:], listpacks[half:], start, end)
