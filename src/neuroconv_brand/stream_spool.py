@@ -7,8 +7,8 @@ streams (parsing a ``.rdb`` file or XRANGE round trips), and on a live Redis the
 So the first pass decodes everything once into temporary files: the timeline (about 33 bytes per entry) and
 each numeric key's decoded rows, which the clock computations, data iterators, spike-time extraction and clock
 tables then read back at page-cache speed, a stream or a buffer at a time (a timeline is read whole only while
-a clock is computed). Memory does not grow with the session; the files take as much disk as the keys'
-uncompressed data and are deleted when nothing reads them any more.
+a clock is computed). Memory holds no stream's data, only a timeline at a time; the files take as much disk
+as the keys' uncompressed data and are deleted when nothing reads them any more.
 
 The spool folder is a fresh directory under ``$NEUROCONV_BRAND_SPOOL_DIR`` if set, else the system's
 temporary folder (``$TMPDIR``, see :func:`tempfile.gettempdir`).
