@@ -184,8 +184,8 @@ def decode_nodes(listpacks: list[bytes], master_ms: list[int], master_seq: list[
     """
     if not listpacks:
         return None
-    data = b"".join(listpacks)
-    buf = np.frombuffer(data + bytes(_PAD), np.uint8)
+    data = b"".join([*listpacks, bytes(_PAD)])  # one copy; the padding is never part of a value
+    buf = np.frombuffer(data, np.uint8)
     sizes = np.fromiter(map(len, listpacks), np.int64, len(listpacks))
     offsets = np.zeros(len(listpacks), np.int64)
     np.cumsum(sizes[:-1], out=offsets[1:])
