@@ -1,6 +1,7 @@
 """`neuroconv-brand convert` and `run-yaml`, run as the real console script against .rdb files."""
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,19 +72,19 @@ def test_convert_bad_inputs(clean_session, tmp_path):
     assert not (tmp_path / "x.nwb").exists()
 
 
+def write_spec(folder: Path, experiment: str, sessions: dict) -> Path:
+    """A run-yaml specification of ``BrandConverter`` sessions (output name -> .rdb path)."""
+    lines = ["data_interfaces: {brand: BrandConverter}", "experiments:", f"  {experiment}:", "    sessions:"]
+    for name, rdb in sessions.items():
+        lines += [f"      - nwbfile_name: {name}", f"        source_data: {{brand: {{file_path: {rdb}}}}}"]
+    spec = folder / "spec.yaml"
+    spec.write_text("\n".join(lines) + "\n")
+    return spec
+
+
 def test_run_yaml_converts_every_session(clean_session, hazard_session, tmp_path):
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(
-        f"""
-data_interfaces: {{brand: BrandConverter}}
-experiments:
-  cursor:
-    sessions:
-      - nwbfile_name: clean
-        source_data: {{brand: {{file_path: {clean_session.rdb_path.name}}}}}
-      - nwbfile_name: hazards
-        source_data: {{brand: {{file_path: {hazard_session.rdb_path}}}}}
-"""
+    spec = write_spec(
+        tmp_path, "cursor", {"clean": clean_session.rdb_path.name, "hazards": hazard_session.rdb_path}
     )
     result = run(
         "run-yaml", str(spec), "--data-folder-path", str(clean_session.folder),
@@ -96,19 +97,7 @@ experiments:
 
 
 def test_run_yaml_reports_a_failing_session_and_exits_1(clean_session, tmp_path):
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(
-        f"""
-data_interfaces: {{brand: BrandConverter}}
-experiments:
-  e:
-    sessions:
-      - nwbfile_name: good
-        source_data: {{brand: {{file_path: {clean_session.rdb_path}}}}}
-      - nwbfile_name: missing
-        source_data: {{brand: {{file_path: {tmp_path / "missing.rdb"}}}}}
-"""
-    )
+    spec = write_spec(tmp_path, "e", {"good": clean_session.rdb_path, "missing": tmp_path / "missing.rdb"})
     result = run("run-yaml", str(spec), "--output-folder-path", str(tmp_path / "out"))
     assert result.returncode == 1
     assert "missing.rdb" in result.stdout + result.stderr
@@ -116,19 +105,7 @@ experiments:
 
 
 def test_run_yaml_skip_existing_converts_only_the_missing_outputs(clean_session, tmp_path):
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(
-        f"""
-data_interfaces: {{brand: BrandConverter}}
-experiments:
-  e:
-    sessions:
-      - nwbfile_name: first
-        source_data: {{brand: {{file_path: {clean_session.rdb_path}}}}}
-      - nwbfile_name: second
-        source_data: {{brand: {{file_path: {clean_session.rdb_path}}}}}
-"""
-    )
+    spec = write_spec(tmp_path, "e", {"first": clean_session.rdb_path, "second": clean_session.rdb_path})
     out = tmp_path / "out"
     assert run("run-yaml", str(spec), "--output-folder-path", str(out)).returncode == 0
     first_written = (out / "first.nwb").stat().st_mtime_ns

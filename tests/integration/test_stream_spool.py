@@ -190,3 +190,29 @@ def test_a_full_spool_folder_is_a_clear_error_and_writes_nothing(clean_session, 
     assert "no space left" in result.stdout and SPOOL_DIR_VARIABLE in result.stdout
     assert not (tmp_path / "out.nwb").exists()
     assert not [path for path in (tmp_path / "spool").rglob("*") if path.is_file()]
+
+
+def test_a_spooled_column_that_does_not_fit_is_a_clear_error(clean_session, tmp_path):
+    # Spike times are spooled after the streams: a column larger than the file-size limit fails as a full disk.
+    script = textwrap.dedent(
+        f"""
+        import os, resource, signal, sys
+        import numpy as np
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.RLIM_INFINITY))
+        os.environ["{SPOOL_DIR_VARIABLE}"] = {str(tmp_path / "spool")!r}
+        from neuroconv_brand.session import BrandSession
+        from neuroconv_brand.stream_spool import SpoolSpaceError, session_spool
+        with BrandSession.open({str(clean_session.rdb_path)!r}) as session:
+            try:
+                session_spool(session).spool_column(np.zeros(100_000), "stream 'thresh_cross' spike times")
+            except SpoolSpaceError as error:
+                print(error)
+                sys.exit(3)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 3, result.stderr
+    assert "stream 'thresh_cross' spike times: no space left for its 1 MB" in result.stdout
+    assert SPOOL_DIR_VARIABLE in result.stdout and "--spool-dir" in result.stdout
+    assert not [path for path in (tmp_path / "spool").rglob("*") if path.is_file()]
