@@ -18,7 +18,7 @@ def add_validate_parser(subparsers: argparse._SubParsersAction, common: argparse
             "Check BRAND input files against their JSON Schemas and report every problem, one line each with "
             "its file, JSON path and a fix: the graph's exportNWB derivative parameters, node YAML stream "
             "definitions, the participant and devices files (each implant's device must be in the devices "
-            "file), a YAML specification; --nwb runs nwbinspector (DANDI configuration). Prints 'ok: <file>' "
+            "file, its array map readable), a YAML specification; --nwb runs nwbinspector (DANDI configuration). Prints 'ok: <file>' "
             "for each valid file. Exit code 0 when everything is valid, 2 when anything is not."
         ),
     )

@@ -25,6 +25,7 @@ from .participant_files import (
     load_devices_file,
     load_participant_file,
     load_yaml,
+    read_implant_maps,
 )
 from .schemas_io import validate_document
 
@@ -332,7 +333,9 @@ def check_participant_files(
 ) -> list[FileReport]:
     """Check a participant file and a devices file, each against its schema, then each other.
 
-    Every implant whose ``device`` is not in the devices file is reported on the participant file.
+    Every implant whose ``device`` is not in the devices file is reported on the participant file; when all
+    devices are known, so is every array map that is missing or unreadable (a warning for one that lists fewer
+    electrodes than its device).
 
     Parameters
     ----------
@@ -362,7 +365,12 @@ def check_participant_files(
             report.errors += _problem_lines(error)
         reports.append(report)
     if participant is not None and devices:
-        reports[0].errors += _unknown_devices(participant, devices, Path(devices_path))
+        unknown = _unknown_devices(participant, devices, Path(devices_path))
+        reports[0].errors += unknown
+        if not unknown:
+            maps = read_implant_maps(participant, devices)
+            reports[0].errors += maps.problems
+            reports[0].warnings += maps.notes
     return reports
 
 

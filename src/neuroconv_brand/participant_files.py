@@ -9,22 +9,20 @@ Participant file (``metadata`` + ``implants``; ``Metadata``/``Implants`` before 
 
 Devices file: a YAML list of ``{name, electrode_qty, description, manufacturer}``.
 
-Array map (this package's format, also written by :mod:`neuroconv_brand.testing`): a CSV file with the
-header ``electrode,x,y,z`` and one row per electrode of the implant. ``electrode`` is the 0-based index of
-the electrode within the array (the order of the array's channels in BRAND's streams), ``x``/``y``/``z`` its
-position on the array in micrometres (``z`` may be left out: 0). A relative ``array_map`` path is relative to
-the participant file's folder.
+Array maps (``implants[*].array_map``, relative to the participant file's folder): a Blackrock Central
+``.cmp`` file or a CSV ``electrode,x,y,z`` table, read by :mod:`neuroconv_brand.array_maps`. A missing or
+unreadable map is a warning (the implant's electrodes get no positions), never an error.
 
 The structure of the two YAML files is checked against the shipped JSON Schemas (``participant``,
-``devices``: :mod:`neuroconv_brand.schemas_io`), then what a schema cannot say (unique names, devices known,
-array maps complete). Pure functions: no Redis, no NWB. Every problem raises :class:`MetadataFileError` naming
-the file, the entry and what to do.
+``devices``: :mod:`neuroconv_brand.schemas_io`), then what a schema cannot say (unique names, devices known).
+Pure functions: no Redis, no NWB. Every problem raises :class:`MetadataFileError` naming the file, the entry
+and what to do.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from .array_maps import UTAH_PITCH_UM, ArrayMap, ArrayMapError, read_array_map
 from .errors import MetadataFileError
 from .schemas_io import validate_document
 
@@ -61,7 +60,9 @@ class Implant:
     position : tuple of float or None
         The implant's ``position: [x, y, z]``.
     array_map : Path or None
-        The array-map CSV, resolved against the participant file's folder.
+        The array map (Blackrock ``.cmp`` or CSV), resolved against the participant file's folder.
+    array_pitch_um : float or None
+        Electrode spacing of the ``.cmp`` grid (um); None: 400 um (Utah arrays).
     """
 
     name: str
@@ -71,6 +72,7 @@ class Implant:
     connector: str | None = None
     serial: str | None = None
     array_map: Path | None = None
+    array_pitch_um: float | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,7 @@ def _implant(entry: dict, index: int, path: Path) -> Implant:
         connector=_text(entry.get("connector")),
         serial=_text(entry.get("serial")),
         array_map=array_map,
+        array_pitch_um=float(entry["array_pitch_um"]) if entry.get("array_pitch_um") is not None else None,
     )
 
 
@@ -222,60 +225,61 @@ def check_implant_devices(
             )
 
 
-def load_array_map(path: str | Path, electrode_qty: int, implant: str) -> np.ndarray:
-    """Read an array-map CSV (``electrode,x,y,z``) into an ``(electrode_qty, 3)`` float array in electrode order.
+@dataclass(frozen=True)
+class ImplantMaps:
+    """What the implants' array maps gave: one :class:`ArrayMap` or None per implant, and what went wrong.
 
-    Raises
-    ------
-    MetadataFileError
-        Missing file, wrong header, a non-numeric value, an electrode index outside ``0..electrode_qty-1``,
-        a duplicate, or a missing electrode.
+    Attributes
+    ----------
+    maps : tuple
+        Per implant (participant order): its map, or None (no ``array_map``, or one that could not be read).
+    problems : tuple of str
+        One line per named map that is missing or unreadable (the implant's electrodes get no positions).
+    notes : tuple of str
+        One line per map that lists fewer electrodes than the device has (those get NaN positions).
     """
-    path = Path(path)
-    where = f"array map {path} (implant '{implant}')"
-    if not path.is_file():
-        raise MetadataFileError(
-            f"{where} does not exist; fix the implant's array_map (relative to the participant file)."
-        )
-    with path.open(newline="") as handle:
-        rows = [row for row in csv.reader(handle) if row and any(cell.strip() for cell in row)]
-    header = [cell.strip().lower() for cell in rows[0]] if rows else []
-    if header not in (["electrode", "x", "y", "z"], ["electrode", "x", "y"]):
-        raise MetadataFileError(
-            f"{where}: the header must be 'electrode,x,y,z' (or 'electrode,x,y'), got {rows[:1]}."
-        )
-    width = len(header)
-    try:
-        table = np.array([[float(cell) for cell in row] for row in rows[1:]], dtype=np.float64).reshape(
-            -1, width
-        )
-    except ValueError:
-        raise MetadataFileError(
-            f"{where}: every row must hold {width} numbers ({','.join(header)})."
-        ) from None
-    electrodes = table[:, 0]
-    if not np.all(electrodes == np.round(electrodes)) or (
-        len(electrodes) and (electrodes.min() < 0 or electrodes.max() >= electrode_qty)
-    ):
-        raise MetadataFileError(
-            f"{where}: electrode indices must be integers in 0..{electrode_qty - 1} (the device has "
-            f"{electrode_qty} electrodes)."
-        )
-    indices = electrodes.astype(np.int64)
-    counts = np.bincount(indices, minlength=electrode_qty)
-    if (counts > 1).any():
-        raise MetadataFileError(
-            f"{where}: electrode(s) {np.flatnonzero(counts > 1).tolist()} are listed more than once."
-        )
-    if (counts == 0).any():
-        missing = np.flatnonzero(counts == 0)
-        raise MetadataFileError(
-            f"{where}: {len(missing)} of {electrode_qty} electrodes have no position (first missing: "
-            f"{missing[:5].tolist()}); list every electrode of the array."
-        )
-    positions = np.zeros((electrode_qty, 3), dtype=np.float64)
-    positions[indices, : width - 1] = table[:, 1:]
-    return positions
+
+    maps: tuple[ArrayMap | None, ...]
+    problems: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def read_implant_maps(participant: Participant, devices: dict[str, DeviceInfo]) -> ImplantMaps:
+    """Read every implant's ``array_map``; a missing or unreadable one is a problem line, never an exception.
+
+    Devices must have been checked with :func:`check_implant_devices`.
+    """
+    maps: list[ArrayMap | None] = []
+    problems, notes = [], []
+    for implant in participant.implants:
+        quantity = devices[implant.device].electrode_qty
+        if implant.array_map is None:
+            maps.append(None)
+            continue
+        try:
+            array_map = read_array_map(
+                implant.array_map, quantity, implant.name, implant.array_pitch_um or UTAH_PITCH_UM
+            )
+        except ArrayMapError as error:
+            maps.append(None)
+            problems.append(
+                f"{error}; the electrodes of implant '{implant.name}' are written without positions. Fix: put the "
+                "array's map file (the Blackrock Central .cmp, or a CSV 'electrode,x,y,z') at that path, or "
+                f"correct the implant's array_map in participant file {participant.path}."
+            )
+            continue
+        maps.append(array_map)
+        if len(array_map.unlisted):
+            notes.append(
+                f"array map {array_map.path} (implant '{implant.name}') lists {quantity - len(array_map.unlisted)} "
+                f"of the device's {quantity} electrodes; channel(s) {_first(array_map.unlisted)} get NaN positions."
+            )
+    return ImplantMaps(tuple(maps), tuple(problems), tuple(notes))
+
+
+def _first(values: np.ndarray, shown: int = 5) -> str:
+    listed = ", ".join(str(value) for value in values[:shown].tolist())
+    return listed + (f", ... ({len(values)} in all)" if len(values) > shown else "")
 
 
 @dataclass(frozen=True)
@@ -289,30 +293,45 @@ class ElectrodeLayout:
     index_in_array : np.ndarray
         Each row's electrode index within its implant (``0..electrode_qty-1``).
     positions : np.ndarray or None
-        ``(n, 3)`` positions on the array (um) from the array maps, NaN for implants without a map; None when
-        no implant has one.
+        ``(n, 3)`` positions on the array (um) from the array maps, NaN for implants without a readable map and
+        electrodes a map does not list; None when no implant's map could be read.
+    labels : tuple of str or None
+        The ``.cmp`` label of each row (``""`` where no ``.cmp`` map gives one); None when no ``.cmp`` was read.
     """
 
     implant: np.ndarray
     index_in_array: np.ndarray
     positions: np.ndarray | None
+    labels: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.implant)
 
 
 def electrode_layout(participant: Participant, devices: dict[str, DeviceInfo]) -> ElectrodeLayout:
-    """The rows of the electrodes table (devices must have been checked with :func:`check_implant_devices`)."""
+    """The rows of the electrodes table (devices must have been checked with :func:`check_implant_devices`).
+
+    Warns once per implant whose array map is missing or unreadable, and once per map that lists fewer
+    electrodes than its device; the conversion goes on (those electrodes get no positions).
+    """
     quantities = [devices[implant.device].electrode_qty for implant in participant.implants]
     implant_of_row = np.repeat(np.arange(len(quantities)), quantities)
     index_in_array = np.concatenate([np.arange(quantity) for quantity in quantities])
-    positions = None
-    if any(implant.array_map is not None for implant in participant.implants):
-        blocks = [
-            load_array_map(implant.array_map, quantity, implant.name)
-            if implant.array_map is not None
-            else np.full((quantity, 3), np.nan)
-            for implant, quantity in zip(participant.implants, quantities)
-        ]
-        positions = np.concatenate(blocks)
-    return ElectrodeLayout(implant_of_row, index_in_array, positions)
+    read = read_implant_maps(participant, devices)
+    for line in read.problems + read.notes:
+        warnings.warn(line, stacklevel=2)
+    positions = labels = None
+    if any(array_map is not None for array_map in read.maps):
+        positions = np.concatenate(
+            [
+                array_map.positions if array_map is not None else np.full((quantity, 3), np.nan)
+                for array_map, quantity in zip(read.maps, quantities)
+            ]
+        )
+    if any(array_map is not None and array_map.labels is not None for array_map in read.maps):
+        labels = tuple(
+            label
+            for array_map, quantity in zip(read.maps, quantities)
+            for label in (array_map.labels if array_map is not None and array_map.labels else [""] * quantity)
+        )
+    return ElectrodeLayout(implant_of_row, index_in_array, positions, labels)

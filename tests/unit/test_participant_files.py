@@ -11,7 +11,6 @@ from neuroconv_brand.participant_files import (
     MetadataFileError,
     check_implant_devices,
     electrode_layout,
-    load_array_map,
     load_devices_file,
     load_participant_file,
 )
@@ -213,44 +212,3 @@ def test_device_without_name_and_duplicate_names(tmp_path):
         load_devices_file(write(tmp_path / "a.yaml", [{"electrode_qty": 4}]))
     with pytest.raises(MetadataFileError, match="already listed"):
         load_devices_file(write(tmp_path / "b.yaml", [DEVICES[1], DEVICES[1]]))
-
-
-# ------------------------------------------------------------------------------------ bad array maps
-def map_file(tmp_path, text) -> Path:
-    return write(tmp_path / "map.csv", text)
-
-
-def full_map(n=4, skip=None, extra=""):
-    rows = [f"{e},{e * 1.5},0,0" for e in range(n) if e != skip]
-    return "electrode,x,y,z\n" + "\n".join(rows) + "\n" + extra
-
-
-def test_array_map_is_read_in_electrode_order(tmp_path):
-    text = "electrode,x,y,z\n2,20,0,1\n0,0,0,1\n1,10,5,1\n"
-    positions = load_array_map(map_file(tmp_path, text), 3, "array 1")
-    np.testing.assert_array_equal(positions, [[0, 0, 1], [10, 5, 1], [20, 0, 1]])
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("channel,x,y,z\n0,0,0,0\n", "the header must be 'electrode,x,y,z'"),
-        ("", "the header must be"),
-        ("electrode,x,y,z\n0,a,0,0\n", "every row must hold 4 numbers"),
-        (full_map(extra="4,0,0,0\n"), r"electrode indices must be integers in 0\.\.3"),
-        (full_map(extra="1.5,0,0,0\n"), "electrode indices must be integers"),
-        (full_map(extra="2,0,0,0\n"), r"electrode\(s\) \[2\] are listed more than once"),
-        (full_map(skip=1), r"1 of 4 electrodes have no position \(first missing: \[1\]\)"),
-    ],
-)
-def test_bad_array_maps(tmp_path, text, message):
-    with pytest.raises(MetadataFileError, match=message):
-        load_array_map(map_file(tmp_path, text), 4, "array 1")
-
-
-def test_missing_array_map_names_the_implant(tmp_path, devices_file):
-    path = participant(tmp_path, [implant(array_map="missing.csv")])
-    with pytest.raises(
-        MetadataFileError, match=r"array map .*missing\.csv \(implant 'array 1'\) does not exist"
-    ):
-        electrode_layout(load_participant_file(path), load_devices_file(devices_file))

@@ -48,8 +48,9 @@ class BrandParticipantInterface(BaseDataInterface):
     * ``electrode_qty`` electrode rows per implant, in implant order (the channel order of BRAND's streams),
       with ``location``, ``group``, ``group_name`` and, where the implant has an ``array_map``, the electrode's
       position on the array in ``rel_x``/``rel_y``/``rel_z`` (um; NWB's position within the group; the
-      brain-coordinate ``x``/``y``/``z`` are not known, and exportNWB's dummy ``x=y=z=index`` are not written).
-      Array-map format: :mod:`neuroconv_brand.participant_files`.
+      brain-coordinate ``x``/``y``/``z`` are not known, and exportNWB's dummy ``x=y=z=index`` are not written),
+      and, from a Blackrock ``.cmp`` map, its ``label``. Array-map formats: :mod:`neuroconv_brand.array_maps`; a
+      missing or unreadable map is a warning and that implant's electrodes get no positions.
     * with ``file_path``, the per-electrode columns of the graph's exportNWB parameters (``mask``,
       ``threshold``, ``mean``/``std`` (+ ``sbp_mean``/``sbp_std``), ``denorm_*``) from the latest entry of each
       parameter stream: :mod:`neuroconv_brand.electrode_parameters`.
@@ -265,6 +266,14 @@ class BrandParticipantInterface(BaseDataInterface):
                         data=layout.positions[:, axis].copy(),
                     )
                 )
+        if layout.labels is not None:
+            columns.append(
+                VectorData(
+                    name="label",
+                    description="the electrode's label in the implant's Blackrock .cmp map (what Central shows)",
+                    data=list(layout.labels),
+                )
+            )
         if parameter_columns and self.graph is not None:
             for column in self.parameter_columns():
                 columns.append(VectorData(name=column.name, description=column.description, data=column.data))

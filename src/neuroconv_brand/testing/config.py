@@ -117,6 +117,11 @@ class SessionConfig:
         Write one array-map CSV per implant (columns ``electrode,x,y,z``; electrode = 0-based index within
         the array, coordinates in um) and reference it from the participant YAML (``array_map``, a path
         relative to the participant YAML's folder).
+    array_map_format : {"csv", "cmp"}
+        The array maps' format: this package's CSV, or Blackrock Central ``.cmp`` files
+        (``<participant>_array<k>.cmp``: comment lines, a description line, then ``col row bank elec label`` lines
+        in grid order, CRLF line ends) that scatter the channels over the grid (seeded) and label each electrode
+        ``elec<cell>``.
     supergraph_update : bool
         Write a second ``supergraph_stream`` entry mid-session (an ``updateParameters`` re-XADD of the whole
         model with a changed ``description`` and ``thresh_mult``); readers must use the latest entry.
@@ -184,6 +189,7 @@ class SessionConfig:
     trial_info_vector: bool = False
     norm_bp: bool = False
     array_map: bool = True
+    array_map_format: Literal["csv", "cmp"] = "csv"
     supergraph_update: bool = False
     find_reset_stream: bool = False
     ts_encoding: Literal["uint64", "ascii"] | None = None
@@ -305,12 +311,19 @@ def _validate(config: SessionConfig) -> None:
         "sync_clock": ("tracking_id", "nsp_samples"),
         "bin_features": ("crossings", "crossings+sbp"),
         "ts_encoding": (None, "uint64", "ascii"),
+        "array_map_format": ("csv", "cmp"),
     }
     for option, allowed in choices.items():
         if getattr(config, option) not in allowed:
             _fail(option, getattr(config, option), f"choose one of {allowed}")
     if config.start_time_ms < 10_000 or config.monotonic_offset_ns < 60 * 10**9:
         _fail("start_time_ms", config.start_time_ms, "start_time_ms >= 10000 and monotonic_offset_ns >= 60 s")
+    if config.array_map_format == "cmp" and config.channels_per_array > 256:
+        _fail(
+            "channels_per_array",
+            config.channels_per_array,
+            "a .cmp map holds at most 256 channels (banks A..H)",
+        )
     if config.bin_features == "crossings+sbp" and not config.sbp:
         _fail("bin_features", config.bin_features, "needs sbp=True")
     if config.era == "2022-07" and (config.sync_clock != "tracking_id" or config.two_nsps):

@@ -233,6 +233,7 @@ class ElectrodeTruth:
     index_in_array: int
     location: str
     position: tuple[float, float, float] | None
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -306,7 +307,7 @@ class SyntheticSession:
     node_yaml_files : dict
         Node name -> node YAML path (empty for era 2025).
     array_map_files : list of Path
-        One CSV per implant when ``array_map`` is on.
+        One map per implant (CSV or ``.cmp``, ``array_map_format``) when ``array_map`` is on.
     trials : list of TrialTruth
         Complete trials a correct converter keeps, in order.
     electrodes : list of ElectrodeTruth

@@ -6,7 +6,8 @@ Folder layout (``folder`` is the argument of ``generate_session``)::
     folder/brand-modules/<module>/nodes/<name>/<name>.yaml   node YAMLs (graph module ../brand-modules/<module>)
     folder/config/devices.yaml
     folder/config/<participant>/<participant>.yaml
-    folder/config/<participant>/<participant>_array<k>_map.csv   (array_map option)
+    folder/config/<participant>/<participant>_array<k>_map.csv   (array_map option, array_map_format "csv")
+    folder/config/<participant>/<participant>_array<k>.cmp       (array_map option, array_map_format "cmp")
 
 Graphs of eras with a base dir refer to the participant/devices files relative to it
 (``../config/<participant>/<participant>.yaml``), as brand-nsp graphs do; 2025 graphs use absolute paths.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +86,51 @@ def electrode_position(index: int, channels: int) -> tuple[float, float, float]:
     return (float(index % side) * ELECTRODE_PITCH_UM, float(index // side) * ELECTRODE_PITCH_UM, 0.0)
 
 
+def _array_layout(config: SessionConfig, array: int) -> list[tuple[tuple[float, float, float], str]]:
+    """Per channel of an array: its position (um) and its ``.cmp`` label.
+
+    CSV maps put channel ``i`` at grid cell ``i``; ``.cmp`` maps scatter the channels over the grid (seeded), as
+    a Utah array's wiring does, and label each electrode ``elec<cell + 1>``.
+    """
+    channels = config.channels_per_array
+    if config.array_map_format == "csv":
+        return [(electrode_position(index, channels), f"elec{index + 1}") for index in range(channels)]
+    side = math.ceil(math.sqrt(channels))
+    cells = random.Random(config.seed * 1000 + array).sample(range(side * side), channels)
+    return [(electrode_position(cell, channels), f"elec{cell + 1}") for cell in cells]
+
+
+def _write_array_map(
+    config: SessionConfig,
+    folder: Path,
+    array: int,
+    layout: list[tuple[tuple[float, float, float], str]],
+) -> Path:
+    """Write array ``array``'s map: a CSV ``electrode,x,y,z``, or a Blackrock ``.cmp`` in grid order, CRLF."""
+    stem = f"{config.participant_id}_array{array + 1}"
+    if config.array_map_format == "csv":
+        path = folder / f"{stem}_map.csv"
+        rows = ["electrode,x,y,z"] + [f"{index},{x},{y},{z}" for index, ((x, y, z), _) in enumerate(layout)]
+        path.write_text("\n".join(rows) + "\n")
+        return path
+    path = folder / f"{stem}.cmp"
+    lines = [
+        "//Blackrock Microsystems Cerebus map file (neuroconv_brand.testing)",
+        f"//array {array + 1} of participant {config.participant_id}",
+        "//col row bank elec label",
+        "Cerebus mapping",
+    ]
+    by_grid = sorted(range(len(layout)), key=lambda index: (layout[index][0][1], layout[index][0][0]))
+    for index in by_grid:
+        (x, y, _), label = layout[index]
+        bank, elec = "ABCDEFGH"[index // 32], index % 32 + 1
+        lines.append(
+            f"{int(x // ELECTRODE_PITCH_UM)}\t{int(y // ELECTRODE_PITCH_UM)}\t{bank}\t{elec}\t{label}"
+        )
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    return path
+
+
 def write_session_files(config: SessionConfig, graph: GraphDefinition, folder: Path) -> SessionFiles:
     """Write every file of the session into ``folder`` (created if needed)."""
     folder = Path(folder).resolve()
@@ -107,17 +154,14 @@ def write_session_files(config: SessionConfig, graph: GraphDefinition, folder: P
             "connector": f"pedestal {'AB'[array % 2]}, bank {array + 1}",
             "serial": 1234567890 + array,
         }
+        layout = _array_layout(config, array)
         if config.array_map:
-            map_file = participant_dir / f"{config.participant_id}_array{array + 1}_map.csv"
-            rows = ["electrode,x,y,z"]
-            for index in range(config.channels_per_array):
-                x, y, z = electrode_position(index, config.channels_per_array)
-                rows.append(f"{index},{x},{y},{z}")
-            map_file.write_text("\n".join(rows) + "\n")
+            map_file = _write_array_map(config, participant_dir, array, layout)
             implant["array_map"] = map_file.name
             maps.append(map_file)
         implants.append(implant)
         for index in range(config.channels_per_array):
+            position, label = layout[index]
             electrodes.append(
                 ElectrodeTruth(
                     row=len(electrodes),
@@ -125,9 +169,8 @@ def write_session_files(config: SessionConfig, graph: GraphDefinition, folder: P
                     device=device["name"],
                     index_in_array=index,
                     location=implant["location"],
-                    position=electrode_position(index, config.channels_per_array)
-                    if config.array_map
-                    else None,
+                    position=position if config.array_map else None,
+                    label=label if config.array_map and config.array_map_format == "cmp" else None,
                 )
             )
     participant = {
