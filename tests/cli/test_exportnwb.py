@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,7 @@ class LiveSession:
         return self.folder / "RawData" / "NWB" / NWB_NAME
 
 
-def start_session(folder: Path, era: str) -> Iterator[LiveSession]:
+def start_session(folder: Path, era: str, **options) -> Iterator[LiveSession]:
     port = free_port()
     config = {
         "port": str(port),
@@ -63,7 +64,7 @@ def start_session(folder: Path, era: str) -> Iterator[LiveSession]:
     }
     with EmbeddedRedisServer(extra_config=config) as server:
         admin = server.client()
-        truth = generate_session(admin, SessionConfig(duration_s=3.0, era=era), folder / "files")
+        truth = generate_session(admin, SessionConfig(duration_s=3.0, era=era, **options), folder / "files")
         rdb_dir = folder / "RawData" / "RDB"
         rdb_dir.mkdir(parents=True)
         admin.config_set("dir", str(rdb_dir))
@@ -345,3 +346,13 @@ def test_without_config_permission_the_supergraph_location_or_a_clear_error(live
     refused = run("module", tmp_path, *args)
     assert refused.returncode == 1
     assert "the server refused CONFIG GET" in refused.stderr and "Pass --output PATH" in refused.stderr
+
+
+def test_blackrock_cmp_maps_give_the_electrode_positions(tmp_path):
+    from .test_array_maps import assert_cmp_positions
+
+    with contextmanager(start_session)(tmp_path, "2025", array_map_format="cmp") as session:
+        result = run("cli", tmp_path, "-n", "exportNWB", "-i", "127.0.0.1", "-p", str(session.port))
+    assert result.returncode == 0, result.stderr
+    assert "array map" not in result.stderr
+    assert_cmp_positions(session.expected_output, session.truth)
