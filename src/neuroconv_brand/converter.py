@@ -59,7 +59,8 @@ class BrandConverter(NWBConverter):
     brand_base_dir : str, optional
         The BRAND base directory, for graphs whose supergraph has no compiled stream definitions.
     streams : list of str, optional
-        Convert exactly these streams (enabled or not) instead of the graph's selection.
+        Convert exactly these streams (enabled or not) instead of the graph's selection; a raw broadband stream
+        named here is converted as with ``include_raw`` (an ElectricalSeries linked to the electrodes).
     clock : {"sync", "monotonic", "redis"}
         What stamps the entries of every stream.
     on_bad_entry : {"raise", "skip"}
@@ -112,7 +113,9 @@ class BrandConverter(NWBConverter):
             graph = session.graph(brand_base_dir=brand_base_dir)
             present = set(session.source.stream_names())
             if recording_streams is None:
-                recording_streams = find_recording_streams(graph, present) if include_raw else []
+                raw = find_recording_streams(graph, present)
+                # A raw stream is an ElectricalSeries however it is chosen: include_raw, or named in streams.
+                recording_streams = raw if include_raw else [name for name in streams or [] if name in raw]
             selected = [
                 n for n in self._select_streams(graph, present, streams) if n not in recording_streams
             ]

@@ -1,7 +1,6 @@
 """BrandPositionInterface on synthetic sessions: payloads, times, nwb settings, NeuroConv's mixins, nwbinspector."""
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
@@ -108,15 +107,9 @@ def test_nwb_settings_pass_and_extra_keys_go_to_comments_exportnwb_bug_13(hazard
         1.0,
         "x cursor position",
     )
-    comments = json.loads(x.comments)
-    assert comments["nwb_extra"] == extra == {"foo": 1}
-    assert (comments["stream"], comments["key"], comments["clock"], comments["rate"]) == (
-        "cursorData",
-        "X",
-        "sync",
-        50.0,
-    )
-    assert "nwb_extra" not in json.loads(nwbfile.acquisition["cursorData"]["Y"].comments)
+    assert x.comments == ("BRAND stream 'cursorData', key 'X'; clock: sync; rate: 50.0; nwb extra: foo=1.")
+    assert extra == {"foo": 1}
+    assert "nwb extra" not in nwbfile.acquisition["cursorData"]["Y"].comments
     state = nwbfile.acquisition["cursorData"]["state"]
     assert (state.unit, state.resolution, state.reference_frame) == ("n.a.", -1.0, "cursor click")
 

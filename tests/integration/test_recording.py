@@ -461,11 +461,10 @@ def test_interface_writes_one_electrical_series_per_segment(gem, tmp_path):
         assert series.rate == FS and series.timestamps is None
         assert series.starting_time == pytest.approx(times[0], abs=1e-9)
         np.testing.assert_array_equal(series.electrodes.data[:], np.arange(256))
-        comments = json.loads(series.comments)
-        assert (comments["stream"], comments["segments"], comments["gaps"][0]["missing_samples"]) == (
-            "nsp_neural",
-            2,
-            210,
+        assert series.comments == (
+            "BRAND stream 'nsp_neural', key 'samples'; timing: nsp; sampling frequency: 30000.0 Hz; segments: 2; "
+            "gaps: 1 (also in invalid_times): gap at sample 13500 (entry 1700000000457-0): 210 samples missing "
+            "between 0.449967 s and 0.457000 s."
         )
     assert len(nwbfile.electrodes) == 256
     invalid = nwbfile.invalid_times.to_dataframe()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 
 from hdmf.utils import get_docval
@@ -12,6 +11,7 @@ from pynwb.behavior import Position, SpatialSeries
 
 from ..errors import GraphError
 from ..iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB
+from ..series_comments import series_comments
 from ..specs import KeySpec
 from .base import BrandStreamInterface
 
@@ -133,15 +133,15 @@ class BrandPositionInterface(BrandStreamInterface):
             values[name] = value
         values["unit"] = normalize_unit(settings.get("unit"))
         values.setdefault("description", f"Key '{key.name}' of BRAND stream '{self.spec.name}'.")
-        comments = {"stream": self.spec.name, "key": key.name, "clock": self.clock}
-        if self.spec.rate:
-            comments["rate"] = self.spec.rate
-        comments.update(self.spec.comments or {})
-        if user_comments is not None:
-            comments["comments"] = user_comments
-        if extra:
-            comments["nwb_extra"] = extra
-        values["comments"] = json.dumps(comments, default=str)
+        values["comments"] = series_comments(
+            self.spec.name,
+            key.name,
+            clock=self.clock,
+            rate=self.spec.rate,
+            graph_comments=self.spec.comments,
+            comments=user_comments,
+            nwb_extra=extra,
+        )
         return values
 
     def get_metadata(self) -> DeepDict:

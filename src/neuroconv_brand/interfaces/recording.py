@@ -8,7 +8,6 @@ table that the participant metadata wrote (see :func:`link_to_electrodes`).
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 from typing import Literal
@@ -23,6 +22,7 @@ from spikeinterface.core import BaseRecording
 from ..clocks import session_start_datetime
 from ..graph import Graph
 from ..recording import BrandRecordingExtractor, RecordingConfigurationError, is_acquisition_stream
+from ..series_comments import series_comments
 
 ParentContainer = Literal["auto", "acquisition", "processing/FilteredEphys", "processing/LFP"]
 
@@ -224,7 +224,7 @@ class BrandRecordingInterface(BaseRecordingExtractorInterface):
         series = dict(
             name=self.series_name + ("_segment" if recording.get_num_segments() > 1 else ""),
             description=self._description(),
-            comments=json.dumps(self._comments()),
+            comments=self._comments(),
         )
         if use_new_metadata_format:
             metadata["Ecephys"]["ElectricalSeries"][self.metadata_key] = series
@@ -238,27 +238,23 @@ class BrandRecordingInterface(BaseRecordingExtractorInterface):
         text = str(nwb.get("description") or "Continuous neural data")
         return f"{text} (BRAND stream '{recording.spec.name}', key '{recording.key.name}')."
 
-    def _comments(self) -> dict:
+    def _comments(self) -> str:
         recording = self.brand_recording
         gaps = recording.gaps
-        return dict(
-            stream=recording.spec.name,
-            key=recording.key.name,
+        listed = [
+            f"{gap.kind} at sample {gap.sample_index} (entry {gap.entry_id}): {gap.missing_samples} samples missing "
+            f"between {gap.previous_end_s:.6f} s and {gap.next_start_s:.6f} s"
+            for gap in gaps[:_MAX_LISTED_GAPS]
+        ]
+        if len(gaps) > _MAX_LISTED_GAPS:
+            listed.append(f"{len(gaps) - _MAX_LISTED_GAPS} more")
+        return series_comments(
+            recording.spec.name,
+            recording.key.name,
             timing=recording.timing,
-            sampling_frequency=recording.get_sampling_frequency(),
+            sampling_frequency=f"{recording.get_sampling_frequency()} Hz",
             segments=recording.get_num_segments(),
-            gaps=[
-                dict(
-                    kind=gap.kind,
-                    sample_index=gap.sample_index,
-                    missing_samples=gap.missing_samples,
-                    previous_end_s=round(gap.previous_end_s, 9),
-                    next_start_s=round(gap.next_start_s, 9),
-                    entry_id=gap.entry_id,
-                )
-                for gap in gaps[:_MAX_LISTED_GAPS]
-            ],
-            gaps_not_listed=max(0, len(gaps) - _MAX_LISTED_GAPS),
+            gaps=f"{len(gaps)} (also in invalid_times): " + ", ".join(listed) if gaps else None,
         )
 
     def add_to_nwbfile(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile, TimeSeries
 
 from ..iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB
+from ..series_comments import series_comments
 from ..specs import KeySpec
 from .base import BrandStreamInterface
 
@@ -58,15 +58,17 @@ class BrandTimeSeriesInterface(BrandStreamInterface):
         metadata = super().get_metadata()
         for name, key in self.numeric_keys.items():
             nwb = key.nwb or {}
-            comments = {"stream": self.spec.name, "key": name, "clock": self.clock}
-            if self.spec.rate:
-                comments["rate"] = self.spec.rate
-            comments.update(self.spec.comments or {})
             metadata["TimeSeries"][series_name(self.spec.name, name)] = dict(
                 name=series_name(self.spec.name, name),
                 description=str(nwb.get("description", f"BRAND stream '{self.spec.name}', key '{name}'")),
                 unit=str(nwb.get("unit", "n/a")),
-                comments=json.dumps(comments),
+                comments=series_comments(
+                    self.spec.name,
+                    name,
+                    clock=self.clock,
+                    rate=self.spec.rate,
+                    graph_comments=self.spec.comments,
+                ),
             )
         return metadata
 
