@@ -169,6 +169,7 @@ def run_convert(args: argparse.Namespace) -> int:
     from neuroconv.utils import dict_deep_update, load_dict_from_file
 
     from .converter import BrandConverter
+    from .dandi_subject import dandi_subject_note
 
     source, base_dir, server = checked_source_arguments(args)
     for option, path in (
@@ -210,6 +211,7 @@ def run_convert(args: argparse.Namespace) -> int:
         metadata = converter.get_metadata()
         if args.metadata is not None:
             metadata = dict_deep_update(metadata, load_dict_from_file(args.metadata))
+        subject_note = dandi_subject_note(metadata)
         options = {}
         for name, interface in converter.data_interface_objects.items():
             accepted = interface.get_conversion_options_schema().get("properties", {})
@@ -235,6 +237,8 @@ def run_convert(args: argparse.Namespace) -> int:
     size_mb = _path_size(args.output) / 1e6
     print(f"wrote {args.output} ({size_mb:.1f} MB, {args.backend}) in {time.perf_counter() - started:.1f} s")
     print(f"converted: {', '.join(written)}")
+    if subject_note is not None:
+        print(subject_note, file=sys.stderr)
     if args.inspect:
         return _inspect_output(args.output)
     return EXIT_OK

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import warnings
+from typing import Literal
 
 from hdmf.utils import get_docval
+from neuroconv.tools.nwb_helpers import get_module
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile
 from pynwb.behavior import Position, SpatialSeries
 
-from ..errors import GraphError
+from ..errors import ConfigurationError, GraphError
 from ..iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB
 from ..series_comments import series_comments
 from ..specs import KeySpec
@@ -219,6 +221,7 @@ class BrandPositionInterface(BrandStreamInterface):
         chunk_mb: float = DEFAULT_CHUNK_MB,
         buffer_gb: float = DEFAULT_BUFFER_GB,
         display_progress: bool = False,
+        parent_container: Literal["acquisition", "processing/behavior"] = "acquisition",
     ) -> None:
         """Add the stream's ``Position`` container (one ``SpatialSeries`` per numeric key) to ``acquisition``.
 
@@ -236,7 +239,16 @@ class BrandPositionInterface(BrandStreamInterface):
             Read-buffer size of the data iterators, in GB (buffers span all channels).
         display_progress : bool
             Show a progress bar per series.
+        parent_container : {"acquisition", "processing/behavior"}
+            Where the container goes: ``acquisition`` as exportNWB writes it, or the ``behavior`` processing
+            module (readers that take every ``acquisition`` entry for a TimeSeries, such as neo, then open the
+            file).
         """
+        if parent_container not in ("acquisition", "processing/behavior"):
+            raise ConfigurationError(
+                f"stream '{self.spec.name}': parent_container must be 'acquisition' or 'processing/behavior', got "
+                f"{parent_container!r}."
+            )
         metadata = metadata if metadata is not None else self.get_metadata()
         self._check_keys()
         entry_seconds = self.entries_to_write(stub_test)
@@ -252,4 +264,7 @@ class BrandPositionInterface(BrandStreamInterface):
             settings = dict(series_metadata.get(name) or self._series_metadata(key))
             arguments = self.key_series_arguments(key, entry_seconds, chunk_mb, buffer_gb, display_progress)
             container.add_spatial_series(SpatialSeries(**arguments, **settings))
-        nwbfile.add_acquisition(container)
+        if parent_container == "acquisition":
+            nwbfile.add_acquisition(container)
+        else:
+            get_module(nwbfile, "behavior", "Behavioral data: the BRAND task's positions.").add(container)
