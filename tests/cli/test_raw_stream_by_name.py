@@ -59,3 +59,28 @@ def test_run_yaml_streams_name_a_raw_stream(raw_session, tmp_path):
     result = run("run-yaml", str(spec), "--output-folder-path", str(tmp_path / "out"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert_raw_series(tmp_path / "out" / "raw.nwb", truth)
+
+
+def test_convert_says_once_which_subject_fields_dandi_needs(raw_session, tmp_path):
+    rdb_path, _ = raw_session
+    result = run("convert", str(rdb_path), "-o", str(tmp_path / "a.nwb"), "--stream", "sbp")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("note: DANDI") == 1
+    assert (
+        "note: DANDI requires the subject's species, sex, age, which BRAND's files do not hold; to upload this file, "
+        "convert again with --metadata FILE, a YAML file with:\nSubject:\n  species: Homo sapiens\n"
+        "  sex: M  # M, F, U or O\n  age: P45Y  # ISO 8601 duration (or give date_of_birth)\n"
+    ) in result.stderr
+    metadata = tmp_path / "subject.yaml"
+    metadata.write_text("Subject:\n  species: Homo sapiens\n  sex: M\n  age: P45Y\n")
+    complete = run(
+        "convert",
+        str(rdb_path),
+        "-o",
+        str(tmp_path / "b.nwb"),
+        "--stream",
+        "sbp",
+        "--metadata",
+        str(metadata),
+    )
+    assert complete.returncode == 0 and "DANDI" not in complete.stderr

@@ -9,7 +9,7 @@ from nwbinspector import Importance, inspect_nwbfile, load_config
 from pynwb import read_nwb
 from pynwb.testing.mock.file import mock_NWBFile
 
-from neuroconv_brand.errors import GraphError
+from neuroconv_brand.errors import ConfigurationError, GraphError
 from neuroconv_brand.interfaces.position import BrandPositionInterface, normalize_unit
 from neuroconv_brand.testing import expected_sync_times
 
@@ -195,3 +195,16 @@ def test_nwbinspector_finds_nothing_serious(hazard_session, tmp_path):
         )
     )
     assert messages == []
+
+
+def test_parent_container_behavior_and_a_bad_one(hazard_session):
+    interface = BrandPositionInterface(file_path=str(hazard_session.rdb_path), stream_name="targetData")
+    nwbfile = mock_NWBFile()
+    interface.add_to_nwbfile(nwbfile, parent_container="processing/behavior")
+    assert "targetData" not in nwbfile.acquisition
+    assert set(nwbfile.processing["behavior"]["targetData"].spatial_series) == set(interface.numeric_keys)
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^stream 'targetData': parent_container must be 'acquisition' or 'processing/behavior', got 'behavior'\.$",
+    ):
+        interface.add_to_nwbfile(mock_NWBFile(), parent_container="behavior")
