@@ -16,7 +16,7 @@ from ..specs import KeySpec
 from ..streams import StreamReader
 from ..trial_pairing import first_samples_in_intervals
 from .base import BrandStreamInterface
-from .trials import BrandTrialsInterface, trials_metadata_schema
+from .trials import BrandTrialsInterface, trial_column_descriptions, trials_metadata_schema
 
 
 def column_name(stream: str, key: str) -> str:
@@ -174,31 +174,28 @@ class BrandTrialInfoInterface(BrandStreamInterface):
         return self._trials_interface
 
     def get_metadata(self) -> DeepDict:
-        """Session metadata plus this stream's column descriptions (``metadata["TimeIntervals"]["trials"]``).
+        """Session metadata plus this stream's column descriptions (``metadata["TrialColumns"]``).
 
-        When a Trial stream can be found, its table and column descriptions are included too, so a standalone
-        conversion can edit them.
+        When a Trial stream can be found, its table (``metadata["TimeIntervals"]["trials"]``) and column
+        descriptions are included too, so a standalone conversion can edit them.
         """
         metadata = super().get_metadata()
         try:
-            trials_block = self.trials_interface.get_metadata()["TimeIntervals"]["trials"]
+            trials_metadata = self.trials_interface.get_metadata()
         except GraphError:
-            trials_block = {"column_descriptions": {}}
-        block = metadata["TimeIntervals"]["trials"]
-        block.update(trials_block)
-        block["column_descriptions"] = {
-            **trials_block["column_descriptions"],
-            **{
-                column_name(self.spec.name, name): self._description(key)
-                for name, key in self.info_keys.items()
-            },
+            trials_metadata = {}
+        if "trials" in trials_metadata.get("TimeIntervals", {}):
+            metadata["TimeIntervals"]["trials"] = trials_metadata["TimeIntervals"]["trials"]
+        metadata["TrialColumns"] = {
+            **trials_metadata.get("TrialColumns", {}),
+            **{column_name(self.spec.name, name): self._description(key) for name, key in self.info_keys.items()},
         }
         return metadata
 
     def get_metadata_schema(self) -> dict:
-        """The base schema plus the ``TimeIntervals.trials`` block."""
+        """The base schema plus the ``TimeIntervals`` and ``TrialColumns`` blocks."""
         schema = super().get_metadata_schema()
-        schema["properties"]["TimeIntervals"] = trials_metadata_schema()
+        schema["properties"].update(trials_metadata_schema())
         return schema
 
     @property
@@ -262,7 +259,7 @@ class BrandTrialInfoInterface(BrandStreamInterface):
         nwbfile : NWBFile
             The file being built.
         metadata : dict, optional
-            Metadata as from :meth:`get_metadata`, possibly edited (``TimeIntervals.trials`` descriptions).
+            Metadata as from :meth:`get_metadata`, possibly edited (``TrialColumns`` descriptions).
         stub_test : bool
             Accepted for symmetry with the other interfaces; TrialInfo streams are small and always written whole.
         """
@@ -287,7 +284,7 @@ class BrandTrialInfoInterface(BrandStreamInterface):
         stops = np.asarray(table["stop_time"].data[:], dtype=np.float64)
         first, values = self.trial_values(starts, stops)
         has_value = first >= 0
-        descriptions = metadata.get("TimeIntervals", {}).get("trials", {}).get("column_descriptions", {})
+        descriptions = trial_column_descriptions(metadata)
         converted = []
         for column, key in columns.items():
             data, as_float = trial_column(values[key.name], has_value, key)
