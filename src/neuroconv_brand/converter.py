@@ -17,6 +17,7 @@ from pynwb import NWBFile
 from .backend_edits import apply_dataset_edits
 from .compression_presets import apply_compression_preset, parse_compression
 from .errors import ConfigurationError, GraphError, MetadataFileError
+from .flat_options import expand_flat_options, flat_options_schema
 from .interfaces.participant import BrandParticipantInterface
 from .interfaces.recording import BrandRecordingInterface, find_recording_streams
 from .interfaces.registry import interface_class_for
@@ -226,11 +227,26 @@ class BrandConverter(NWBConverter):
         for session, requests in by_session.values():
             session_spool(session).read_ahead(requests, workers)
 
+    def get_conversion_options_schema(self) -> dict:
+        """NeuroConv's schema (options keyed by interface name) plus flat options such as ``stub_test``."""
+        schema = super().get_conversion_options_schema()
+        schema["properties"].update(flat_options_schema(self.data_interface_objects))
+        return schema
+
+    def validate_conversion_options(self, conversion_options: dict | None) -> None:
+        """Validate ``conversion_options`` after turning flat options into per-interface ones."""
+        super().validate_conversion_options(expand_flat_options(self.data_interface_objects, conversion_options))
+
     def add_to_nwbfile(
         self, nwbfile: NWBFile, metadata: dict | None = None, conversion_options: dict | None = None
     ) -> None:
-        """NeuroConv's ``add_to_nwbfile``, after reading every converted stream once (:meth:`read_streams`)."""
+        """NeuroConv's ``add_to_nwbfile``, after reading every converted stream once (:meth:`read_streams`).
+
+        ``conversion_options`` are keyed by interface name (a stream, ``Participant``, ``<stream>_ts``), and may
+        also hold flat options (``{"stub_test": True}``) that apply to every interface taking them.
+        """
         self.read_streams()
+        conversion_options = expand_flat_options(self.data_interface_objects, conversion_options)
         super().add_to_nwbfile(nwbfile=nwbfile, metadata=metadata, conversion_options=conversion_options)
 
     def run_conversion(

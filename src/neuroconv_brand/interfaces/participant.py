@@ -216,7 +216,12 @@ class BrandParticipantInterface(BaseDataInterface):
         return schema
 
     def add_to_nwbfile(
-        self, nwbfile: NWBFile, metadata: dict | None = None, *, parameter_columns: bool = True
+        self,
+        nwbfile: NWBFile,
+        metadata: dict | None = None,
+        *,
+        parameter_columns: bool = True,
+        stub_test: bool = False,
     ) -> None:
         """Add the subject (if the file has none), devices, electrode groups (unless present) and electrodes.
 
@@ -230,6 +235,9 @@ class BrandParticipantInterface(BaseDataInterface):
         parameter_columns : bool
             Add the ``mask``/``threshold``/``mean``/``std``/``denorm_*`` columns from the graph's parameter
             streams and files (needs ``file_path``).
+        stub_test : bool
+            Accepted like every interface's (NeuroConv's runner passes it to all); the electrodes are always
+            written whole.
         """
         metadata = metadata if metadata is not None else self.get_metadata()
         if nwbfile.subject is None and metadata.get("Subject", {}).get("subject_id"):
