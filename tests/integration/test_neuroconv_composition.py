@@ -3,6 +3,7 @@ electrodes, and CsvTimeIntervalsInterface next to BrandTrialsInterface (trials c
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +161,71 @@ def test_trials_columns_for_other_trials_are_a_clear_error(clean_session, tmp_pa
         "CsvTimeIntervalsInterface) can join the Trial stream's only for the same trials, on the session clock; "
         "write them as another table (its 'tag') otherwise."
     )
+
+
+def trials_yaml(session_folder: Path, stock_files: dict[str, Path], with_epochs: bool) -> str:
+    """A specification with CsvTimeIntervalsInterface (trials columns, and epochs) next to BrandTrialsInterface."""
+    rdb = session_folder / "t0_231114T2213_clean.rdb"
+    epochs = (
+        f"""
+          epochs: {{file_path: {stock_files["epochs.csv"]}}}"""
+        if with_epochs
+        else ""
+    )
+    return f"""
+data_interfaces:
+  trial_columns: CsvTimeIntervalsInterface
+  trials: BrandTrialsInterface
+  epochs: CsvTimeIntervalsInterface
+experiments:
+  task:
+    sessions:
+      - nwbfile_name: composed
+        source_data:
+          trial_columns: {{file_path: {stock_files["trials.csv"]}}}
+          trials: {{file_path: {rdb}, stream_name: state}}{epochs}
+        conversion_options:
+          {"epochs: {tag: epochs}" if with_epochs else "{}"}
+        metadata:
+          NWBFile: {{session_description: A BRAND cursor task.}}
+          Subject: {{subject_id: t0, species: Homo sapiens, sex: F, age: P52Y}}
+          {"TimeIntervals: {epochs: {table_name: epochs, table_description: Rest and task epochs.}}" if with_epochs else ""}
+"""
+
+
+def check_trials(path: Path, clean_session, with_epochs: bool) -> None:
+    nwbfile = pynwb.read_nwb(path)
+    trials = nwbfile.trials.to_dataframe()
+    expected = BrandTrialsInterface(file_path=str(clean_session.rdb_path), stream_name="state").compute_trials()
+    np.testing.assert_array_equal(trials["start_time"], expected.start_time)
+    np.testing.assert_array_equal(trials["go_cue_time"], expected.events["go_cue_time"])
+    assert trials["condition"].tolist()[:2] == ["target 0", "target 1"]
+    if with_epochs:
+        assert nwbfile.epochs.to_dataframe()["label"].tolist() == ["rest", "task"]
+
+
+def test_our_yaml_runner_composes_csv_intervals_and_brand_trials(clean_session, stock_files, tmp_path):
+    from neuroconv_brand.yaml_runner import run_conversion_from_yaml
+
+    spec = tmp_path / "spec.yml"
+    spec.write_text(trials_yaml(clean_session.folder, stock_files, with_epochs=True))
+    summary = run_conversion_from_yaml(spec, data_folder_path=clean_session.folder, output_folder_path=tmp_path / "out")
+    assert summary.ok, summary
+    check_trials(tmp_path / "out" / "composed.nwb", clean_session, with_epochs=True)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("dandi") is None,
+    reason="NeuroConv's run_conversion_from_yaml imports dandi, which is not installed (pip install 'neuroconv[dandi]')",
+)
+def test_neuroconv_yaml_runner_composes_csv_trials_columns_and_brand_trials(clean_session, stock_files, tmp_path):
+    from neuroconv import run_conversion_from_yaml
+
+    from neuroconv_brand.neuroconv_registration import register_with_neuroconv
+
+    register_with_neuroconv()
+    spec = tmp_path / "spec.yml"
+    # NeuroConv's runner takes no TimeIntervals metadata, so no epochs table (its tag needs one) here.
+    spec.write_text(trials_yaml(clean_session.folder, stock_files, with_epochs=False))
+    run_conversion_from_yaml(spec, data_folder_path=clean_session.folder, output_folder_path=tmp_path / "out")
+    check_trials(tmp_path / "out" / "composed.nwb", clean_session, with_epochs=False)
