@@ -64,10 +64,8 @@ def add_electrode_rows(
     reused (their values are kept, except placeholders such as NeuroConv's ``"unknown"`` location, ``""`` and NaN,
     which get this call's values; so do columns the table lacks), the others are appended, and columns only one side has are filled with null values on the other side's rows.
     """
-    all_columns = {
-        **columns,
-        "group": ElectrodeColumnValues("a reference to the ElectrodeGroup this electrode is a part of", list(groups)),
-    }
+    group = ElectrodeColumnValues("a reference to the ElectrodeGroup this electrode is a part of", list(groups))
+    all_columns = {"location": columns["location"], "group": group, **columns}
     if nwbfile.electrodes is None:
         nwbfile.electrodes = ElectrodesTable(
             id=np.arange(len(groups)),
