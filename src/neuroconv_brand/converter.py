@@ -16,6 +16,7 @@ from pynwb import NWBFile
 
 from .backend_edits import apply_dataset_edits
 from .compression_presets import apply_compression_preset, parse_compression
+from .converter_alignment import earlier_start, earliest_time, link_followers, shift_interfaces, start_shift_for
 from .errors import ConfigurationError, GraphError, MetadataFileError
 from .flat_options import expand_flat_options, flat_options_schema
 from .interfaces.participant import BrandParticipantInterface
@@ -150,6 +151,9 @@ class BrandConverter(NWBConverter):
                     )
         self.data_interface_classes = {name: type(obj) for name, obj in self.data_interface_objects.items()}
         self.participant_file, self.devices_file = participant_file, devices_file
+        link_followers(self.data_interface_objects)
+        #: How far (s) everything was moved so that no time is negative; session_start_time moves back as much.
+        self.start_shift_s = 0.0
 
     @staticmethod
     def _participant_interface(participant_file, devices_file, file_path, brand_base_dir, redis_server_path):
@@ -226,6 +230,52 @@ class BrandConverter(NWBConverter):
                 by_session.setdefault(id(interface.session), (interface.session, []))[1].append(request)
         for session, requests in by_session.values():
             session_spool(session).read_ahead(requests, workers)
+
+    def shift_times(self, seconds: float) -> None:
+        """Move every time the converter writes by ``seconds``: data, trials, clock tables (all their session-time
+        columns), TrialInfo entries; ``session_start_time`` stays.
+
+        Per-stream alignment (``set_aligned_timestamps`` and co. on one interface) moves that stream, its clock
+        table's ``session_time`` and, for the Trial stream, the TrialInfo entries.
+        """
+        shift_interfaces(self.data_interface_objects, seconds)
+
+    def set_aligned_starting_time(self, aligned_starting_time: float) -> None:
+        """NeuroConv's name for :meth:`shift_times` (the times start ``aligned_starting_time`` s later)."""
+        self.shift_times(aligned_starting_time)
+
+    def earliest_time(self) -> float | None:
+        """The earliest time (s since ``session_start_time``) written anywhere; None when nothing is."""
+        self.read_streams()
+        return earliest_time(self.data_interface_objects)
+
+    def _start_at_earliest_time(self) -> float:
+        """Shift everything so that no time is negative (NWB best practice); return the shift (s) applied now."""
+        shift = start_shift_for(self.earliest_time())
+        if shift:
+            self.shift_times(shift)
+            self.start_shift_s += shift
+        return shift
+
+    def get_metadata(self, *args, **kwargs) -> dict:
+        """NeuroConv's merged metadata, with ``session_start_time`` at the earliest time written anywhere.
+
+        BRAND's first entry ids are not always the earliest times: sync-clock times of the first entries and
+        monotonic stamps can lie before them. Everything is shifted so the earliest is 0, and the start moves
+        back as much (reads every stream once, as the conversion would).
+        """
+        metadata = super().get_metadata(*args, **kwargs)
+        self._start_at_earliest_time()
+        start = metadata["NWBFile"]["session_start_time"]
+        metadata["NWBFile"]["session_start_time"] = earlier_start(start, self.start_shift_s)
+        return metadata
+
+    def temporally_align_data_interfaces(self, metadata: dict | None = None, conversion_options: dict | None = None):
+        """Keep every time non-negative after the user's alignment: a new shift moves ``session_start_time`` back
+        in ``metadata`` (edited in place) as much."""
+        shift = self._start_at_earliest_time()
+        if shift and metadata is not None and "session_start_time" in metadata.get("NWBFile", {}):
+            metadata["NWBFile"]["session_start_time"] = earlier_start(metadata["NWBFile"]["session_start_time"], shift)
 
     def get_conversion_options_schema(self) -> dict:
         """NeuroConv's schema (options keyed by interface name) plus flat options such as ``stub_test``."""

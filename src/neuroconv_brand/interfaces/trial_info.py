@@ -10,6 +10,7 @@ import numpy as np
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile
 
+from ..alignment import follow_alignment
 from ..entry_ids import EntryId
 from ..errors import GraphError
 from ..specs import KeySpec
@@ -142,6 +143,34 @@ class BrandTrialInfoInterface(BrandStreamInterface):
                 )
         self._trial_stream_name = trial_stream_name
         self._trials_interface: BrandTrialsInterface | None = None
+        self._follows_trials = False
+
+    def follow_trials(self, interface: BrandTrialsInterface) -> None:
+        """Use ``interface`` (the converter's Trial interface) for the trials, and follow its time alignment.
+
+        Aligning the Trial stream then moves this stream's entries the same way (see :meth:`get_timestamps`), so
+        each value stays with the trial it belonged to.
+        """
+        if self._trial_stream_name is not None and interface.spec.name != self._trial_stream_name:
+            raise GraphError(
+                f"stream '{self.spec.name}' belongs to Trial stream '{self._trial_stream_name}', not "
+                f"'{interface.spec.name}'."
+            )
+        self._trial_stream_name = interface.spec.name
+        self._trials_interface = interface
+        self._follows_trials = True
+
+    @property
+    def alignment_leader(self) -> BrandStreamInterface | None:
+        """The followed Trial interface while this stream has no alignment of its own."""
+        return self._trials_interface if self._follows_trials and self._aligned_timestamps is None else None
+
+    def get_timestamps(self) -> np.ndarray:
+        """Entry times after alignment: this stream's own, else the followed Trial stream's carried over."""
+        leader = self.alignment_leader
+        if leader is None or leader._aligned_timestamps is None:
+            return super().get_timestamps()
+        return follow_alignment(self.entry_times.seconds, leader.entry_times.seconds, leader.get_timestamps())
 
     @property
     def trial_stream_name(self) -> str:
