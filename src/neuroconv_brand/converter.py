@@ -15,6 +15,7 @@ from neuroconv.utils import get_json_schema_from_method_signature
 from pynwb import NWBFile
 
 from .backend_edits import apply_dataset_edits
+from .clocks import session_start_datetime
 from .compression_presets import apply_compression_preset, parse_compression
 from .converter_alignment import earlier_start, earliest_time, link_followers, shift_interfaces, start_shift_for
 from .errors import ConfigurationError, GraphError, MetadataFileError
@@ -152,7 +153,7 @@ class BrandConverter(NWBConverter):
         self.data_interface_classes = {name: type(obj) for name, obj in self.data_interface_objects.items()}
         self.participant_file, self.devices_file = participant_file, devices_file
         link_followers(self.data_interface_objects)
-        #: How far (s) everything was moved so that no time is negative; session_start_time moves back as much.
+        #: How far (s) the conversion moved everything so that no time is negative; the start moves back as much.
         self.start_shift_s = 0.0
 
     @staticmethod
@@ -249,33 +250,43 @@ class BrandConverter(NWBConverter):
         self.read_streams()
         return earliest_time(self.data_interface_objects)
 
-    def _start_at_earliest_time(self) -> float:
-        """Shift everything so that no time is negative (NWB best practice); return the shift (s) applied now."""
-        shift = start_shift_for(self.earliest_time())
-        if shift:
-            self.shift_times(shift)
-            self.start_shift_s += shift
-        return shift
+    def _start_offset(self) -> float:
+        """How far (s) ``session_start_time`` must lie before BRAND's first entry: the shift already applied plus
+        the one the current times need."""
+        return self.start_shift_s + start_shift_for(self.earliest_time())
 
     def get_metadata(self, *args, **kwargs) -> dict:
         """NeuroConv's merged metadata, with ``session_start_time`` at the earliest time written anywhere.
 
         BRAND's first entry ids are not always the earliest times: sync-clock times of the first entries and
-        monotonic stamps can lie before them. Everything is shifted so the earliest is 0, and the start moves
-        back as much (reads every stream once, as the conversion would).
+        monotonic stamps can lie before them. The start moves back as much, and the conversion shifts every time
+        by the same amount (reads every stream once, as the conversion would).
         """
         metadata = super().get_metadata(*args, **kwargs)
-        self._start_at_earliest_time()
         start = metadata["NWBFile"]["session_start_time"]
-        metadata["NWBFile"]["session_start_time"] = earlier_start(start, self.start_shift_s)
+        metadata["NWBFile"]["session_start_time"] = earlier_start(start, self._start_offset())
         return metadata
 
     def temporally_align_data_interfaces(self, metadata: dict | None = None, conversion_options: dict | None = None):
-        """Keep every time non-negative after the user's alignment: a new shift moves ``session_start_time`` back
-        in ``metadata`` (edited in place) as much."""
-        shift = self._start_at_earliest_time()
-        if shift and metadata is not None and "session_start_time" in metadata.get("NWBFile", {}):
-            metadata["NWBFile"]["session_start_time"] = earlier_start(metadata["NWBFile"]["session_start_time"], shift)
+        """Shift every time so that none is negative (NWB best practice), and move ``session_start_time`` in
+        ``metadata`` (edited in place) back as far, when it is not already earlier."""
+        shift = start_shift_for(self.earliest_time())
+        if shift:
+            self.shift_times(shift)
+            self.start_shift_s += shift
+        if metadata is None or "session_start_time" not in metadata.get("NWBFile", {}):
+            return
+        first_entry = next(
+            session_start_datetime(obj.session_start_ms)
+            for obj in self.data_interface_objects.values()
+            if hasattr(obj, "session_start_ms")
+        )
+        required = earlier_start(first_entry, self.start_shift_s)
+        given = earlier_start(metadata["NWBFile"]["session_start_time"], 0.0)
+        if given.tzinfo is None:
+            given = given.replace(tzinfo=required.tzinfo)
+        if given > required:
+            metadata["NWBFile"]["session_start_time"] = required
 
     def get_conversion_options_schema(self) -> dict:
         """NeuroConv's schema (options keyed by interface name) plus flat options such as ``stub_test``."""
