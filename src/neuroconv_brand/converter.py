@@ -17,7 +17,13 @@ from pynwb import NWBFile
 from .backend_edits import apply_dataset_edits
 from .clocks import session_start_datetime
 from .compression_presets import apply_compression_preset, parse_compression
-from .converter_alignment import earlier_start, earliest_time, link_followers, shift_interfaces, start_shift_for
+from .converter_alignment import (
+    earlier_start,
+    earliest_time,
+    link_followers,
+    shift_interfaces,
+    start_shift_for,
+)
 from .errors import ConfigurationError, GraphError, MetadataFileError
 from .flat_options import expand_flat_options, flat_options_schema
 from .interfaces.participant import BrandParticipantInterface
@@ -233,8 +239,9 @@ class BrandConverter(NWBConverter):
             session_spool(session).read_ahead(requests, workers)
 
     def shift_times(self, seconds: float) -> None:
-        """Move every time the converter writes by ``seconds``: data, trials, clock tables (all their session-time
-        columns), TrialInfo entries; ``session_start_time`` stays.
+        """Move every time the converter writes by ``seconds``; ``session_start_time`` stays.
+
+        Data, trials, clock tables (all their session-time columns) and TrialInfo entries move together.
 
         Per-stream alignment (``set_aligned_timestamps`` and co. on one interface) moves that stream, its clock
         table's ``session_time`` and, for the Trial stream, the TrialInfo entries.
@@ -251,8 +258,10 @@ class BrandConverter(NWBConverter):
         return earliest_time(self.data_interface_objects)
 
     def _start_offset(self) -> float:
-        """How far (s) ``session_start_time`` must lie before BRAND's first entry: the shift already applied plus
-        the one the current times need."""
+        """How far (s) ``session_start_time`` must lie before BRAND's first entry.
+
+        The shift already applied plus the one the current times need.
+        """
         return self.start_shift_s + start_shift_for(self.earliest_time())
 
     def get_metadata(self, *args, **kwargs) -> dict:
@@ -267,9 +276,13 @@ class BrandConverter(NWBConverter):
         metadata["NWBFile"]["session_start_time"] = earlier_start(start, self._start_offset())
         return metadata
 
-    def temporally_align_data_interfaces(self, metadata: dict | None = None, conversion_options: dict | None = None):
-        """Shift every time so that none is negative (NWB best practice), and move ``session_start_time`` in
-        ``metadata`` (edited in place) back as far, when it is not already earlier."""
+    def temporally_align_data_interfaces(
+        self, metadata: dict | None = None, conversion_options: dict | None = None
+    ):
+        """Shift every time so that none is negative (NWB best practice).
+
+        ``session_start_time`` in ``metadata`` (edited in place) moves back as far, unless it is already earlier.
+        """
         shift = start_shift_for(self.earliest_time())
         if shift:
             self.shift_times(shift)
@@ -296,7 +309,9 @@ class BrandConverter(NWBConverter):
 
     def validate_conversion_options(self, conversion_options: dict | None) -> None:
         """Validate ``conversion_options`` after turning flat options into per-interface ones."""
-        super().validate_conversion_options(expand_flat_options(self.data_interface_objects, conversion_options))
+        super().validate_conversion_options(
+            expand_flat_options(self.data_interface_objects, conversion_options)
+        )
 
     def add_to_nwbfile(
         self, nwbfile: NWBFile, metadata: dict | None = None, conversion_options: dict | None = None

@@ -64,21 +64,30 @@ def add_electrode_rows(
     reused (their values are kept, except placeholders such as NeuroConv's ``"unknown"`` location, ``""`` and NaN,
     which get this call's values; so do columns the table lacks), the others are appended, and columns only one side has are filled with null values on the other side's rows.
     """
-    group = ElectrodeColumnValues("a reference to the ElectrodeGroup this electrode is a part of", list(groups))
+    group = ElectrodeColumnValues(
+        "a reference to the ElectrodeGroup this electrode is a part of", list(groups)
+    )
     all_columns = {"location": columns["location"], "group": group, **columns}
     if nwbfile.electrodes is None:
         nwbfile.electrodes = ElectrodesTable(
             id=np.arange(len(groups)),
-            columns=[VectorData(name=name, description=c.description, data=c.data) for name, c in all_columns.items()],
+            columns=[
+                VectorData(name=name, description=c.description, data=c.data)
+                for name, c in all_columns.items()
+            ],
         )
         return np.arange(len(groups))
     table = nwbfile.electrodes
     _ensure_match_columns(nwbfile)
     existing = {
         (str(group), str(channel)): row
-        for row, (group, channel) in enumerate(zip(table["group_name"].data[:], table["channel_name"].data[:]))
+        for row, (group, channel) in enumerate(
+            zip(table["group_name"].data[:], table["channel_name"].data[:])
+        )
     }
-    keys = zip(np.asarray(columns["group_name"].data, dtype=str), np.asarray(columns["channel_name"].data, dtype=str))
+    keys = zip(
+        np.asarray(columns["group_name"].data, dtype=str), np.asarray(columns["channel_name"].data, dtype=str)
+    )
     rows = np.array([existing.get(key, -1) for key in keys], dtype=np.int64)
     _fill_unset_values(table, rows, all_columns)
     missing = np.flatnonzero(rows < 0)

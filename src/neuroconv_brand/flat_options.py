@@ -29,7 +29,9 @@ def flat_options_schema(interfaces: Mapping[str, BaseDataInterface]) -> dict[str
     return properties
 
 
-def expand_flat_options(interfaces: Mapping[str, BaseDataInterface], options: Mapping | None) -> dict[str, dict]:
+def expand_flat_options(
+    interfaces: Mapping[str, BaseDataInterface], options: Mapping | None
+) -> dict[str, dict]:
     """Per-interface options from ``options``, whose keys are interface names or flat option names.
 
     Raises

@@ -55,7 +55,9 @@ def test_aligning_a_stream_moves_its_clock_table(clean_session, baseline, tmp_pa
         baseline.acquisition["sbp_samples"].starting_time + 2.5
     )
     # the other clocks of the entries and the other streams stay
-    np.testing.assert_array_equal(clock_column(nwbfile, "sbp", "redis_time"), clock_column(baseline, "sbp", "redis_time"))
+    np.testing.assert_array_equal(
+        clock_column(nwbfile, "sbp", "redis_time"), clock_column(baseline, "sbp", "redis_time")
+    )
     np.testing.assert_array_equal(nwbfile.trials["start_time"][:], baseline.trials["start_time"][:])
 
 
@@ -71,7 +73,8 @@ def test_aligning_the_trial_stream_moves_trials_its_clock_table_and_keeps_trial_
     np.testing.assert_allclose(nwbfile.trials["start_time"][:], baseline.trials["start_time"][:] * 1.01 + 0.5)
     np.testing.assert_allclose(nwbfile.trials["stop_time"][:], baseline.trials["stop_time"][:] * 1.01 + 0.5)
     np.testing.assert_allclose(
-        clock_column(nwbfile, "state", "session_time"), clock_column(baseline, "state", "session_time") * 1.01 + 0.5
+        clock_column(nwbfile, "state", "session_time"),
+        clock_column(baseline, "state", "session_time") * 1.01 + 0.5,
     )
     expected = trial_info_columns(baseline)
     assert expected and not all(np.isnan(np.asarray(v, dtype=float)).all() for v in expected.values())
@@ -92,7 +95,8 @@ def test_converter_shift_moves_everything_together(clean_session, baseline, tmp_
             )
         # the writer's own clock is not a session time
         np.testing.assert_array_equal(
-            clock_column(nwbfile, stream, "monotonic_clock"), clock_column(baseline, stream, "monotonic_clock")
+            clock_column(nwbfile, stream, "monotonic_clock"),
+            clock_column(baseline, stream, "monotonic_clock"),
         )
     np.testing.assert_allclose(nwbfile.trials["start_time"][:], baseline.trials["start_time"][:] + 1.25)
     for name, values in trial_info_columns(nwbfile).items():
@@ -105,7 +109,9 @@ def test_converter_shift_moves_everything_together(clean_session, baseline, tmp_
 def test_session_starts_at_the_earliest_time_written_and_nwbinspector_is_clean(hazard_session, tmp_path):
     converter = BrandConverter(file_path=hazard_session.rdb_path)
     first_entry_start = session_start_datetime(
-        session_start_ms(converter.data_interface_objects["sbp"].session, converter.data_interface_objects["sbp"].graph)
+        session_start_ms(
+            converter.data_interface_objects["sbp"].session, converter.data_interface_objects["sbp"].graph
+        )
     )
     metadata = converter.get_metadata()
     # the first sync-clock times (cursorData) and monotonic stamps lie ~15 ms before the first entry id
@@ -136,4 +142,6 @@ def test_a_negative_shift_after_get_metadata_moves_the_start_back(clean_session,
     nwbfile = convert(converter, tmp_path / "early.nwb", metadata)
     assert nwbfile.session_start_time == start - timedelta(seconds=3.0)
     assert metadata["NWBFile"]["session_start_time"] == start - timedelta(seconds=3.0)
-    np.testing.assert_allclose(clock_column(nwbfile, "sbp", "session_time"), clock_column(baseline, "sbp", "session_time"))
+    np.testing.assert_allclose(
+        clock_column(nwbfile, "sbp", "session_time"), clock_column(baseline, "sbp", "session_time")
+    )

@@ -74,7 +74,9 @@ def check_file(path: Path, clean_session) -> None:
         assert [keys[row] for row in rows] == list(zip(CHANNEL_GROUPS, CHANNEL_NAMES))
         assert series.data.shape[1] == 6
         trials = nwbfile.trials.to_dataframe()
-        expected = BrandTrialsInterface(file_path=str(clean_session.rdb_path), stream_name="state").compute_trials()
+        expected = BrandTrialsInterface(
+            file_path=str(clean_session.rdb_path), stream_name="state"
+        ).compute_trials()
         np.testing.assert_array_equal(trials["start_time"], expected.start_time)
         assert trials["condition"].tolist()[:3] == ["target 0", "target 1", "target 2"]
         np.testing.assert_array_equal(trials["go_cue_time"], expected.events["go_cue_time"])
@@ -83,7 +85,9 @@ def check_file(path: Path, clean_session) -> None:
 
 
 @pytest.mark.parametrize("participant_first", [True, False], ids=["participant-first", "recording-first"])
-def test_converter_pipe_mixes_brand_and_stock_interfaces(clean_session, stock_files, tmp_path, participant_first):
+def test_converter_pipe_mixes_brand_and_stock_interfaces(
+    clean_session, stock_files, tmp_path, participant_first
+):
     participant = BrandParticipantInterface(file_path=str(clean_session.rdb_path))
     recording = stock_recording(stock_files["recording.bin"])
     electrodes = [participant, recording] if participant_first else [recording, participant]
@@ -126,7 +130,9 @@ def test_nwbconverter_subclass_mixes_brand_and_stock_interfaces(clean_session, s
     rdb = str(clean_session.rdb_path)
     converter = LabConverter(
         source_data=dict(
-            Recording=dict(file_path=str(stock_files["recording.bin"]), sampling_frequency=30000.0, num_channels=6),
+            Recording=dict(
+                file_path=str(stock_files["recording.bin"]), sampling_frequency=30000.0, num_channels=6
+            ),
             Participant=dict(file_path=rdb),
             TrialColumns=dict(file_path=str(stock_files["trials.csv"])),
             Trials=dict(file_path=rdb, stream_name="state"),
@@ -154,7 +160,9 @@ def test_trials_columns_for_other_trials_are_a_clear_error(clean_session, tmp_pa
     metadata = converter.get_metadata()
     with pytest.raises(GraphError) as error:
         converter.create_nwbfile(metadata=metadata)
-    n_trials = len(BrandTrialsInterface(file_path=str(clean_session.rdb_path), stream_name="state").compute_trials())
+    n_trials = len(
+        BrandTrialsInterface(file_path=str(clean_session.rdb_path), stream_name="state").compute_trials()
+    )
     assert str(error.value) == (
         f"stream 'state': the NWB file already has a trials table (2 trials) whose start_time differs from this "
         f"stream's {n_trials} trials (by more than 1 ms). Columns from another interface (e.g. "
@@ -196,7 +204,9 @@ experiments:
 def check_trials(path: Path, clean_session, with_epochs: bool) -> None:
     nwbfile = pynwb.read_nwb(path)
     trials = nwbfile.trials.to_dataframe()
-    expected = BrandTrialsInterface(file_path=str(clean_session.rdb_path), stream_name="state").compute_trials()
+    expected = BrandTrialsInterface(
+        file_path=str(clean_session.rdb_path), stream_name="state"
+    ).compute_trials()
     np.testing.assert_array_equal(trials["start_time"], expected.start_time)
     np.testing.assert_array_equal(trials["go_cue_time"], expected.events["go_cue_time"])
     assert trials["condition"].tolist()[:2] == ["target 0", "target 1"]
@@ -209,7 +219,9 @@ def test_our_yaml_runner_composes_csv_intervals_and_brand_trials(clean_session, 
 
     spec = tmp_path / "spec.yml"
     spec.write_text(trials_yaml(clean_session.folder, stock_files, with_epochs=True))
-    summary = run_conversion_from_yaml(spec, data_folder_path=clean_session.folder, output_folder_path=tmp_path / "out")
+    summary = run_conversion_from_yaml(
+        spec, data_folder_path=clean_session.folder, output_folder_path=tmp_path / "out"
+    )
     assert summary.ok, summary
     check_trials(tmp_path / "out" / "composed.nwb", clean_session, with_epochs=True)
 
@@ -218,7 +230,9 @@ def test_our_yaml_runner_composes_csv_intervals_and_brand_trials(clean_session, 
     importlib.util.find_spec("dandi") is None,
     reason="NeuroConv's run_conversion_from_yaml imports dandi, which is not installed (pip install 'neuroconv[dandi]')",
 )
-def test_neuroconv_yaml_runner_composes_csv_trials_columns_and_brand_trials(clean_session, stock_files, tmp_path):
+def test_neuroconv_yaml_runner_composes_csv_trials_columns_and_brand_trials(
+    clean_session, stock_files, tmp_path
+):
     from neuroconv import run_conversion_from_yaml
 
     from neuroconv_brand.neuroconv_registration import register_with_neuroconv

@@ -255,12 +255,18 @@ def test_an_existing_table_gets_the_missing_rows_and_columns(clean_session):
     nwbfile = mock_NWBFile()
     device = nwbfile.create_device(name="headstage")
     other = nwbfile.create_electrode_group(name="other", description="d", location="l", device=device)
-    array1 = nwbfile.create_electrode_group(name="array 1", description="d", location="unknown", device=device)
+    array1 = nwbfile.create_electrode_group(
+        name="array 1", description="d", location="unknown", device=device
+    )
     nwbfile.add_electrode_column(name="channel_name", description="unique channel reference")
     nwbfile.add_electrode_column(name="impedance_label", description="a column only the other side has")
     for group, channel in ((other, "0"), (array1, "5"), (other, "1")):
         nwbfile.add_electrode(
-            group=group, group_name=group.name, location=group.location, channel_name=channel, impedance_label="x"
+            group=group,
+            group_name=group.name,
+            location=group.location,
+            channel_name=channel,
+            impedance_label="x",
         )
     BrandParticipantInterface(file_path=str(clean_session.rdb_path)).add_to_nwbfile(nwbfile)
     table = nwbfile.electrodes.to_dataframe()
@@ -381,7 +387,9 @@ def test_parameter_files_lists_and_latest_entries(file_parameters_session):
         "denorm_sbp_mean",
         "denorm_sbp_std",
     ]
-    np.testing.assert_array_equal(columns["mask"].data, (np.arange(128) < 10).astype(float))  # the latest mask entry
+    np.testing.assert_array_equal(
+        columns["mask"].data, (np.arange(128) < 10).astype(float)
+    )  # the latest mask entry
     np.testing.assert_array_equal(columns["threshold"].data, values["thresholds"])
     assert "params/thresholds.yaml" in columns["threshold"].description
     np.testing.assert_array_equal(

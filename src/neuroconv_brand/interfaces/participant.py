@@ -256,11 +256,14 @@ class BrandParticipantInterface(BaseDataInterface):
                 [locations[index] for index in layout.implant],
             ),
             "group_name": ElectrodeColumnValues(
-                "the name of the ElectrodeGroup this electrode is a part of", [group.name for group in group_of_row]
+                "the name of the ElectrodeGroup this electrode is a part of",
+                [group.name for group in group_of_row],
             ),
             # The electrode number (the channel index of BRAND's streams) as text, NeuroConv's row key with
             # group_name.
-            "channel_name": ElectrodeColumnValues(CHANNEL_NAME_DESCRIPTION, [str(row) for row in range(len(layout))]),
+            "channel_name": ElectrodeColumnValues(
+                CHANNEL_NAME_DESCRIPTION, [str(row) for row in range(len(layout))]
+            ),
         }
         if layout.positions is not None:
             for axis, name in enumerate(("rel_x", "rel_y", "rel_z")):

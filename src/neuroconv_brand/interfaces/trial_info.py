@@ -217,7 +217,10 @@ class BrandTrialInfoInterface(BrandStreamInterface):
             metadata["TimeIntervals"]["trials"] = trials_metadata["TimeIntervals"]["trials"]
         metadata["TrialColumns"] = {
             **trials_metadata.get("TrialColumns", {}),
-            **{column_name(self.spec.name, name): self._description(key) for name, key in self.info_keys.items()},
+            **{
+                column_name(self.spec.name, name): self._description(key)
+                for name, key in self.info_keys.items()
+            },
         }
         return metadata
 

@@ -166,8 +166,11 @@ class ComputedTrials:
 
 
 def trials_metadata_schema() -> dict:
-    """``TimeIntervals`` (NeuroConv's layout: a ``table_name`` and ``table_description`` per table) and
-    ``TrialColumns`` (column name -> description), shared by the Trial and TrialInfo interfaces."""
+    """The ``TimeIntervals`` and ``TrialColumns`` metadata schemas of the Trial and TrialInfo interfaces.
+
+    ``TimeIntervals`` follows NeuroConv: a ``table_name`` and ``table_description`` per table; ``TrialColumns``
+    maps column names to descriptions.
+    """
     table = {
         "type": "object",
         "properties": {"table_name": {"type": "string"}, "table_description": {"type": "string"}},
@@ -265,8 +268,11 @@ class BrandTrialsInterface(BrandStreamInterface):
         return self._states
 
     def get_metadata(self) -> DeepDict:
-        """Session metadata plus the trials table (``metadata["TimeIntervals"]["trials"]``, NeuroConv's keys) and
-        its column descriptions (``metadata["TrialColumns"]``)."""
+        """Session metadata plus the trials table and its column descriptions.
+
+        The table is ``metadata["TimeIntervals"]["trials"]`` (NeuroConv's keys), the descriptions are
+        ``metadata["TrialColumns"]``.
+        """
         metadata = super().get_metadata()
         d = self.definition
         starts, ends = self._indicator_text(d.start_indicators), self._indicator_text(d.end_indicators)
