@@ -26,9 +26,6 @@ MODULE_DESCRIPTION = (
 )
 
 
-#: The columns in seconds since ``session_start_time`` (the others are counts or a stream's own clocks).
-SESSION_TIME_COLUMNS = ("session_time", "redis_time", "monotonic_time")
-
 #: ``compute(start, stop)``: values ``[start, stop)`` of a column.
 ColumnSlice = Callable[[int, int], np.ndarray]
 
@@ -134,11 +131,14 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
 
     def earliest_time(self) -> float | None:
         """The earliest of ``session_time``, ``redis_time`` and ``monotonic_time``."""
-        if self.entry_count == 0:
+        rows = self.entry_count
+        if rows == 0:
             return None
-        columns = self.clock_columns()
-        values = [columns[name][0] for name in SESSION_TIME_COLUMNS]
-        finite = [float(np.nanmin(v)) for v in values if len(v) and not np.isnan(v).all()]
+        sources = self.clock_column_sources()
+        # Entry ids only increase, so the first row holds the earliest redis_time.
+        values = [sources["redis_time"][0](0, 1), sources["session_time"][0](0, rows)]
+        values.append(sources["monotonic_time"][0](0, rows))
+        finite = [float(np.nanmin(v)) for v in values if not np.isnan(v).all()]
         return min(finite) if finite else None
 
     def get_metadata(self) -> DeepDict:
