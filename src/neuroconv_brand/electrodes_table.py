@@ -62,7 +62,8 @@ def add_electrode_rows(
     ``columns`` must hold ``location``, ``group_name`` and ``channel_name``; the others are optional. Without an
     electrodes table a new one is made. With one, rows whose ``(group_name, channel_name)`` is already there are
     reused (their values are kept, except placeholders such as NeuroConv's ``"unknown"`` location, ``""`` and NaN,
-    which get this call's values; so do columns the table lacks), the others are appended, and columns only one side has are filled with null values on the other side's rows.
+    which get this call's values; so do columns the table lacks), the others are appended, and columns only one
+    side has are filled with null values on the other side's rows.
     """
     group = ElectrodeColumnValues(
         "a reference to the ElectrodeGroup this electrode is a part of", list(groups)
