@@ -15,8 +15,17 @@ from neuroconv.utils import get_json_schema_from_method_signature
 from pynwb import NWBFile
 
 from .backend_edits import apply_dataset_edits
+from .clocks import session_start_datetime
 from .compression_presets import apply_compression_preset, parse_compression
+from .converter_alignment import (
+    earlier_start,
+    earliest_time,
+    link_followers,
+    shift_interfaces,
+    start_shift_for,
+)
 from .errors import ConfigurationError, GraphError, MetadataFileError
+from .flat_options import expand_flat_options, flat_options_schema
 from .interfaces.participant import BrandParticipantInterface
 from .interfaces.recording import BrandRecordingInterface, find_recording_streams
 from .interfaces.registry import interface_class_for
@@ -152,6 +161,9 @@ class BrandConverter(NWBConverter):
                     )
         self.data_interface_classes = {name: type(obj) for name, obj in self.data_interface_objects.items()}
         self.participant_file, self.devices_file = participant_file, devices_file
+        link_followers(self.data_interface_objects)
+        #: How far (s) the conversion moved everything so that no time is negative; the start moves back as much.
+        self.start_shift_s = 0.0
 
     @staticmethod
     def _participant_interface(participant_file, devices_file, file_path, brand_base_dir, redis_server_path):
@@ -229,11 +241,91 @@ class BrandConverter(NWBConverter):
         for session, requests in by_session.values():
             session_spool(session).read_ahead(requests, workers)
 
+    def shift_times(self, seconds: float) -> None:
+        """Move every time the converter writes by ``seconds``; ``session_start_time`` stays.
+
+        Data, trials, clock tables (all their session-time columns) and TrialInfo entries move together.
+
+        Per-stream alignment (``set_aligned_timestamps`` and co. on one interface) moves that stream, its clock
+        table's ``session_time`` and, for the Trial stream, the TrialInfo entries.
+        """
+        shift_interfaces(self.data_interface_objects, seconds)
+
+    def set_aligned_starting_time(self, aligned_starting_time: float) -> None:
+        """NeuroConv's name for :meth:`shift_times` (the times start ``aligned_starting_time`` s later)."""
+        self.shift_times(aligned_starting_time)
+
+    def earliest_time(self) -> float | None:
+        """The earliest time (s since ``session_start_time``) written anywhere; None when nothing is."""
+        self.read_streams()
+        return earliest_time(self.data_interface_objects)
+
+    def _start_offset(self) -> float:
+        """How far (s) ``session_start_time`` must lie before BRAND's first entry.
+
+        The shift already applied plus the one the current times need.
+        """
+        return self.start_shift_s + start_shift_for(self.earliest_time())
+
+    def get_metadata(self, *args, **kwargs) -> dict:
+        """NeuroConv's merged metadata, with ``session_start_time`` at the earliest time written anywhere.
+
+        BRAND's first entry ids are not always the earliest times: sync-clock times of the first entries and
+        monotonic stamps can lie before them. The start moves back as much, and the conversion shifts every time
+        by the same amount (reads every stream once, as the conversion would).
+        """
+        metadata = super().get_metadata(*args, **kwargs)
+        start = metadata["NWBFile"]["session_start_time"]
+        metadata["NWBFile"]["session_start_time"] = earlier_start(start, self._start_offset())
+        return metadata
+
+    def temporally_align_data_interfaces(
+        self, metadata: dict | None = None, conversion_options: dict | None = None
+    ):
+        """Shift every time so that none is negative (NWB best practice).
+
+        ``session_start_time`` in ``metadata`` (edited in place) moves back as far, unless it is already earlier.
+        """
+        shift = start_shift_for(self.earliest_time())
+        if shift:
+            self.shift_times(shift)
+            self.start_shift_s += shift
+        if metadata is None or "session_start_time" not in metadata.get("NWBFile", {}):
+            return
+        first_entry = next(
+            session_start_datetime(obj.session_start_ms)
+            for obj in self.data_interface_objects.values()
+            if hasattr(obj, "session_start_ms")
+        )
+        required = earlier_start(first_entry, self.start_shift_s)
+        given = earlier_start(metadata["NWBFile"]["session_start_time"], 0.0)
+        if given.tzinfo is None:
+            given = given.replace(tzinfo=required.tzinfo)
+        if given > required:
+            metadata["NWBFile"]["session_start_time"] = required
+
+    def get_conversion_options_schema(self) -> dict:
+        """NeuroConv's schema (options keyed by interface name) plus flat options such as ``stub_test``."""
+        schema = super().get_conversion_options_schema()
+        schema["properties"].update(flat_options_schema(self.data_interface_objects))
+        return schema
+
+    def validate_conversion_options(self, conversion_options: dict | None) -> None:
+        """Validate ``conversion_options`` after turning flat options into per-interface ones."""
+        super().validate_conversion_options(
+            expand_flat_options(self.data_interface_objects, conversion_options)
+        )
+
     def add_to_nwbfile(
         self, nwbfile: NWBFile, metadata: dict | None = None, conversion_options: dict | None = None
     ) -> None:
-        """NeuroConv's ``add_to_nwbfile``, after reading every converted stream once (:meth:`read_streams`)."""
+        """NeuroConv's ``add_to_nwbfile``, after reading every converted stream once (:meth:`read_streams`).
+
+        ``conversion_options`` are keyed by interface name (a stream, ``Participant``, ``<stream>_ts``), and may
+        also hold flat options (``{"stub_test": True}``) that apply to every interface taking them.
+        """
         self.read_streams()
+        conversion_options = expand_flat_options(self.data_interface_objects, conversion_options)
         super().add_to_nwbfile(nwbfile=nwbfile, metadata=metadata, conversion_options=conversion_options)
 
     def run_conversion(

@@ -5,8 +5,8 @@ The graph's exportNWB parameters name where the values are (brand-format §7):
 =====================================  ====================================  ==================================
 parameter                              field(s), float64 unless noted        columns
 =====================================  ====================================  ==================================
-``ch_mask_stream``                     ``channels`` (uint16 indices of the    ``mask`` (True = enabled)
-                                       enabled channels)
+``ch_mask_stream``                     ``channels`` (uint16 indices of the    ``mask`` (1.0 = enabled,
+                                       enabled channels)                     0.0 = disabled)
 ``thresh_stream`` / ``thresh_file``    ``thresholds``                        ``threshold``
 ``norm_stream`` (str or list) /        ``means``, ``stds``                   ``mean``, ``std``
 ``norm_file``
@@ -179,11 +179,14 @@ class _ParameterReader:
                 stacklevel=3,
             )
             return None
-        mask = np.zeros(n, dtype=bool)
-        mask[channels] = True
+        # float rather than bool: NeuroConv fills the rows other interfaces add with NaN ("not known"), and has
+        # no null value for a bool column.
+        mask = np.zeros(n, dtype=np.float64)
+        mask[channels] = 1.0
         return ElectrodeColumn(
             "mask",
-            f"True where the channel is enabled in the channel mask (latest entry of stream '{stream}')",
+            f"1.0 where the channel is enabled in the channel mask (latest entry of stream '{stream}'), 0.0 where "
+            "it is disabled, NaN for electrodes the mask does not cover",
             mask,
         )
 

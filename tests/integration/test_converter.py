@@ -162,3 +162,34 @@ def test_invalid_metadata_names_its_path_and_writes_nothing(clean_session, tmp_p
         ):
             call(tmp_path / "x.nwb", metadata=metadata)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_flat_stub_test_applies_to_every_stream_and_per_stream_options_win(clean_session, tmp_path):
+    from neuroconv_brand.interfaces.base import STUB_ENTRIES
+
+    converter = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp", "binned_spikes"])
+    assert converter.get_conversion_options_schema()["properties"]["stub_test"]["type"] == "boolean"
+    path = tmp_path / "stub.nwb"
+    converter.run_conversion(
+        nwbfile_path=path, conversion_options={"stub_test": True, "binned_spikes": {"stub_test": False}}
+    )
+    nwbfile = read_nwb(path)
+    sbp_entries = len(clean_session.truth.streams["sbp"].ids)
+    spikes_entries = len(clean_session.truth.streams["binned_spikes"].ids)
+    assert sbp_entries > STUB_ENTRIES
+    assert len(nwbfile.processing["brand_timestamps"]["sbp_ts"]) == STUB_ENTRIES
+    assert len(nwbfile.processing["brand_timestamps"]["binned_spikes_ts"]) == spikes_entries
+    assert len(nwbfile.electrodes) == 128  # the participant accepts stub_test and writes every electrode
+
+
+def test_flat_option_no_interface_takes_is_a_clear_error(clean_session, tmp_path):
+    from neuroconv_brand.errors import ConfigurationError
+
+    converter = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp"])
+    with pytest.raises(ConfigurationError) as error:
+        converter.run_conversion(nwbfile_path=tmp_path / "x.nwb", conversion_options={"stub_tset": True})
+    assert str(error.value) == (
+        "conversion option 'stub_tset' is neither an interface name (Participant, sbp, sbp_ts) nor an option any "
+        "interface takes; remove or rename it."
+    )
+    assert not (tmp_path / "x.nwb").exists()

@@ -114,10 +114,13 @@ def test_spikeinterface_reads_the_recording_its_probe_and_the_sorting(session, r
     sorting = extractors.read_nwb_sorting(raw_file, electrical_series_path=series)
     sorting.register_recording(recording)
     assert sorting.get_num_units() == 256 and sorting.get_sampling_frequency() == 30000.0
-    units = read_nwb(raw_file).units
+    nwbfile = read_nwb(raw_file)
+    units = nwbfile.units
+    t_start = nwbfile.acquisition["nsp_neural_samples"].starting_time
     for index in (0, 255):
         unit = sorting.unit_ids[index]
         frames = sorting.get_unit_spike_train(unit)
         assert len(frames) == crossing_counts(truth)[index]
-        # 1 kHz crossings on the 30 kHz sample grid: frame = time * 30000 (t_start 0 s)
-        np.testing.assert_array_equal(frames, np.round(np.asarray(units["spike_times"][index]) * 30000))
+        # 1 kHz crossings on the 30 kHz sample grid: frame = (time - t_start) * 30000
+        expected = np.round((np.asarray(units["spike_times"][index]) - t_start) * 30000)
+        np.testing.assert_array_equal(frames, expected)

@@ -82,6 +82,8 @@ def test_electrode_rows_and_columns_equal_truth(clean_session, tmp_path, backend
     assert len(nwbfile.electrodes) == len(electrodes) == 128
     assert electrode_column(nwbfile, "group_name").astype(str).tolist() == [e.implant for e in electrodes]
     assert electrode_column(nwbfile, "location").astype(str).tolist() == [e.location for e in electrodes]
+    # NeuroConv's row key, with group_name: the electrode number (channel index in BRAND's streams) as text
+    assert electrode_column(nwbfile, "channel_name").astype(str).tolist() == [str(i) for i in range(128)]
     assert [nwbfile.electrodes["group"][row].name for row in (0, 63, 64, 127)] == ["array 1"] * 2 + [
         "array 2"
     ] * 2
@@ -94,10 +96,10 @@ def test_mask_threshold_mean_std_are_read_not_na(clean_session, tmp_path):
     truth = clean_session.truth
     interface = BrandParticipantInterface(file_path=str(clean_session.rdb_path))
     nwbfile = pynwb.read_nwb(write_nwb(interface, tmp_path / "columns.nwb"))
-    expected_mask = np.zeros(128, dtype=bool)
-    expected_mask[enabled_channels(128)] = True
+    expected_mask = np.zeros(128)
+    expected_mask[enabled_channels(128)] = 1.0
     mask = electrode_column(nwbfile, "mask")
-    assert mask.dtype == bool and not mask.all()
+    assert mask.dtype == np.float64 and 0.0 in mask
     np.testing.assert_array_equal(mask, expected_mask)
     np.testing.assert_array_equal(
         electrode_column(nwbfile, "threshold"), truth_parameter(truth, "thresholds", "thresholds")
@@ -240,12 +242,60 @@ def test_implant_with_unknown_device_is_a_clear_error(tmp_path, clean_session):
         BrandParticipantInterface(participant_file=str(participant), file_path=str(clean_session.rdb_path))
 
 
-def test_existing_electrodes_are_a_clear_error(clean_session):
+def test_rows_already_in_the_table_are_reused(clean_session):
     interface = BrandParticipantInterface(file_path=str(clean_session.rdb_path))
     nwbfile = mock_NWBFile()
-    interface.add_to_nwbfile(nwbfile, parameter_columns=False)
-    with pytest.raises(BrandError, match="already has an electrodes table"):
-        interface.add_to_nwbfile(nwbfile, parameter_columns=False)
+    interface.add_to_nwbfile(nwbfile)
+    interface.add_to_nwbfile(nwbfile)
+    assert len(nwbfile.electrodes) == 128
+    assert list(nwbfile.electrode_groups) == ["array 1", "array 2"]
+
+
+def test_an_existing_table_gets_the_missing_rows_and_columns(clean_session):
+    nwbfile = mock_NWBFile()
+    device = nwbfile.create_device(name="headstage")
+    other = nwbfile.create_electrode_group(name="other", description="d", location="l", device=device)
+    array1 = nwbfile.create_electrode_group(
+        name="array 1", description="d", location="unknown", device=device
+    )
+    nwbfile.add_electrode_column(name="channel_name", description="unique channel reference")
+    nwbfile.add_electrode_column(name="impedance_label", description="a column only the other side has")
+    for group, channel in ((other, "0"), (array1, "5"), (other, "1")):
+        nwbfile.add_electrode(
+            group=group,
+            group_name=group.name,
+            location=group.location,
+            channel_name=channel,
+            impedance_label="x",
+        )
+    BrandParticipantInterface(file_path=str(clean_session.rdb_path)).add_to_nwbfile(nwbfile)
+    table = nwbfile.electrodes.to_dataframe()
+    assert len(table) == 3 + 127  # electrode 5 of array 1 was already there
+    assert table["channel_name"].tolist()[:3] == ["0", "5", "1"]
+    assert table["channel_name"].tolist()[3:] == [str(i) for i in range(128) if i != 5]
+    assert table["impedance_label"].tolist() == ["x"] * 3 + [""] * 127
+    truth = clean_session.truth.electrodes
+    assert table["location"].tolist()[1] == truth[5].location  # NeuroConv's placeholder replaced
+    thresholds = table["threshold"].to_numpy()
+    assert np.isnan(thresholds[[0, 2]]).all()
+    assert thresholds[1] == truth_parameter(clean_session.truth, "thresholds", "thresholds")[5]
+    assert nwbfile.electrode_groups["array 1"] is array1  # the existing group is reused
+
+
+def test_an_existing_int_column_is_a_clear_error(clean_session):
+    nwbfile = mock_NWBFile()
+    device = nwbfile.create_device(name="headstage")
+    group = nwbfile.create_electrode_group(name="other", description="d", location="l", device=device)
+    nwbfile.add_electrode_column(name="port", description="an int column")
+    nwbfile.add_electrode(group=group, group_name="other", location="l", port=3)
+    interface = BrandParticipantInterface(file_path=str(clean_session.rdb_path))
+    with pytest.raises(BrandError) as error:
+        interface.add_to_nwbfile(nwbfile)
+    assert str(error.value) == (
+        "the electrodes table has a column 'port' of type int, which has no null value for the rows "
+        "BrandParticipantInterface adds; store it as float (NaN = unknown) or text, or add "
+        "BrandParticipantInterface before the interface that writes it."
+    )
 
 
 # --------------------------------------------------------------------------- bad parameter sources
@@ -337,7 +387,9 @@ def test_parameter_files_lists_and_latest_entries(file_parameters_session):
         "denorm_sbp_mean",
         "denorm_sbp_std",
     ]
-    np.testing.assert_array_equal(columns["mask"].data, np.arange(128) < 10)  # the latest mask entry
+    np.testing.assert_array_equal(
+        columns["mask"].data, (np.arange(128) < 10).astype(float)
+    )  # the latest mask entry
     np.testing.assert_array_equal(columns["threshold"].data, values["thresholds"])
     assert "params/thresholds.yaml" in columns["threshold"].description
     np.testing.assert_array_equal(

@@ -117,7 +117,7 @@ def test_nwb_settings_pass_and_extra_keys_go_to_comments_exportnwb_bug_13(hazard
 def test_metadata_renames_and_describes(clean_session, tmp_path):
     interface = BrandPositionInterface(file_path=str(clean_session.rdb_path), stream_name="cursorData")
     metadata = interface.get_metadata()
-    block = metadata["Position"]["cursorData"]
+    block = metadata["Behavior"]["Position"]["cursorData"]
     assert block["SpatialSeries"]["radius"]["description"] == "cursor radius"
     block["name"] = "CursorPosition"
     block["SpatialSeries"]["X"].update(name="cursor_x", description="decoded cursor x", unit="centimeters")

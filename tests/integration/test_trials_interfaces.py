@@ -167,9 +167,10 @@ def test_metadata_edits_descriptions(clean_session):
     interface = BrandTrialsInterface(file_path=str(clean_session.rdb_path), stream_name="state")
     metadata = interface.get_metadata()
     block = metadata["TimeIntervals"]["trials"]
-    assert block["column_descriptions"]["go_cue_time"] == "Time of go cue onset"
+    assert block["table_name"] == "trials"  # NeuroConv's TimeIntervals keys
+    assert metadata["TrialColumns"]["go_cue_time"] == "Time of go cue onset"
     block["table_description"] = "radial-8 center-out trials"
-    block["column_descriptions"]["go_cue_time"] = "target turns green"
+    metadata["TrialColumns"]["go_cue_time"] = "target turns green"
     nwbfile = mock_NWBFile()
     interface.add_to_nwbfile(nwbfile, metadata)
     assert nwbfile.trials.description == "radial-8 center-out trials"

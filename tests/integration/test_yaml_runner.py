@@ -200,7 +200,7 @@ experiments:
     )
     assert resolve_conversion_options(converter, task) == {
         "brand": {
-            "Participant": {},  # takes neither option
+            "Participant": {"stub_test": True},  # takes stub_test (writes every electrode), not chunk_mb
             "sbp": {"stub_test": False, "chunk_mb": 2.0},  # per-stream beats converter-wide beats global
             "binned_spikes": {"stub_test": True, "chunk_mb": 5.0},
         },
@@ -397,7 +397,7 @@ experiments:
     sessions:
       - nwbfile_name: stock
         source_data: {{brand: {{file_path: {RDB_1}, streams: [sbp]}}}}
-        metadata: {{Subject: {{subject_id: t0, species: Homo sapiens, sex: M}}}}
+        metadata: {{NWBFile: {{session_description: d}}, Subject: {{subject_id: t0, species: Homo sapiens, sex: M}}}}
 """,
     )
     neuroconv_run_conversion_from_yaml(spec, data_folder_path=archive.data, output_folder_path=tmp_path)

@@ -289,6 +289,16 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
             )
         self._aligned_timestamps = aligned.copy()
 
+    @property
+    def alignment_leader(self) -> BrandStreamInterface | None:
+        """The interface whose alignment this one follows (None: its own); a converter-level shift skips followers."""
+        return None
+
+    def earliest_time(self) -> float | None:
+        """The earliest time (s since ``session_start_time``) this interface writes; None when it writes none."""
+        times = self.get_timestamps()
+        return float(np.nanmin(times)) if len(times) and not np.isnan(times).all() else None
+
     # --- what the series interfaces (TimeSeries, Position) write for each key ---
 
     def entries_to_write(self, stub_test: bool = False) -> np.ndarray:

@@ -6,17 +6,17 @@ import weakref
 from pathlib import Path
 
 import numpy as np
-from hdmf.common import VectorData
 from neuroconv import BaseDataInterface
 from neuroconv.tools.nwb_helpers import add_subject_to_nwbfile
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile
 from pynwb.device import Device, DeviceModel
-from pynwb.ecephys import ElectrodeGroup, ElectrodesTable
+from pynwb.ecephys import ElectrodeGroup
 
 from ..clocks import session_start_datetime
 from ..electrode_parameters import ElectrodeColumn
 from ..electrode_parameters import parameter_columns as read_parameter_columns
+from ..electrodes_table import CHANNEL_NAME_DESCRIPTION, ElectrodeColumnValues, add_electrode_rows
 from ..errors import BrandError
 from ..participant_files import (
     MetadataFileError,
@@ -46,7 +46,8 @@ class BrandParticipantInterface(BaseDataInterface):
       to <connector>" plus the implant's serial; ``metadata["Ecephys"]["ElectrodeGroups"]`` keyed by implant
       name);
     * ``electrode_qty`` electrode rows per implant, in implant order (the channel order of BRAND's streams),
-      with ``location``, ``group``, ``group_name`` and, where the implant has an ``array_map``, the electrode's
+      with ``location``, ``group``, ``group_name``, ``channel_name`` (the electrode number, i.e. the channel index
+      in BRAND's streams, as text: NeuroConv matches electrode rows by ``group_name`` + ``channel_name``) and, where the implant has an ``array_map``, the electrode's
       position on the array in ``rel_x``/``rel_y``/``rel_z`` (um; NWB's position within the group; the
       brain-coordinate ``x``/``y``/``z`` are not known, and exportNWB's dummy ``x=y=z=index`` are not written),
       and, from a Blackrock ``.cmp`` map, its ``label``. Array-map formats: :mod:`neuroconv_brand.array_maps`; a
@@ -57,7 +58,10 @@ class BrandParticipantInterface(BaseDataInterface):
 
     Without ``participant_file``/``devices_file`` the graph's exportNWB ``participant_file``/``devices_file``
     are used (relative paths are relative to ``brand_base_dir``). Add this interface before the SpikeTimes
-    interfaces, which link units to these electrodes.
+    interfaces, which link units to these electrodes. It shares the electrodes table with NeuroConv's recording
+    interfaces in either order (:func:`~neuroconv_brand.electrodes_table.add_electrode_rows`): a recording
+    whose channels carry the implant name as ``group_name`` and the electrode number as ``channel_name`` links
+    to these rows; its other channels get rows of their own.
 
     Parameters
     ----------
@@ -213,26 +217,30 @@ class BrandParticipantInterface(BaseDataInterface):
         return schema
 
     def add_to_nwbfile(
-        self, nwbfile: NWBFile, metadata: dict | None = None, *, parameter_columns: bool = True
+        self,
+        nwbfile: NWBFile,
+        metadata: dict | None = None,
+        *,
+        parameter_columns: bool = True,
+        stub_test: bool = False,
     ) -> None:
-        """Add the subject (if the file has none), devices, electrode groups and the electrodes table.
+        """Add the subject (if the file has none), devices, electrode groups (unless present) and electrodes.
 
         Parameters
         ----------
         nwbfile : NWBFile
-            The file being built; it must not have electrodes yet.
+            The file being built. Electrodes that other interfaces wrote stay: rows with the same ``group_name``
+            (implant name) and ``channel_name`` (electrode number) are reused, the others are appended.
         metadata : dict, optional
             Metadata as from :meth:`get_metadata`, possibly edited.
         parameter_columns : bool
             Add the ``mask``/``threshold``/``mean``/``std``/``denorm_*`` columns from the graph's parameter
             streams and files (needs ``file_path``).
+        stub_test : bool
+            Accepted like every interface's (NeuroConv's runner passes it to all); the electrodes are always
+            written whole.
         """
         metadata = metadata if metadata is not None else self.get_metadata()
-        if nwbfile.electrodes is not None:
-            raise BrandError(
-                f"the NWB file already has an electrodes table ({len(nwbfile.electrodes)} rows); add "
-                "BrandParticipantInterface before the interfaces that need electrodes (SpikeTimes streams)."
-            )
         if nwbfile.subject is None and metadata.get("Subject", {}).get("subject_id"):
             add_subject_to_nwbfile(nwbfile=nwbfile, metadata={"Subject": metadata["Subject"]})
         groups = [
@@ -240,44 +248,39 @@ class BrandParticipantInterface(BaseDataInterface):
         ]
         layout = self.layout
         group_of_row = [groups[index] for index in layout.implant]
-        columns = [
-            VectorData(
-                name="location",
-                description="the location of channel within the subject e.g. brain region",
-                data=[group.location for group in group_of_row],
+        # From the metadata, not the group: a group another interface made may say "unknown".
+        group_metadata = metadata["Ecephys"]["ElectrodeGroups"]
+        locations = [group_metadata[implant.name]["location"] for implant in self.participant.implants]
+        columns = {
+            "location": ElectrodeColumnValues(
+                "the location of channel within the subject e.g. brain region",
+                [locations[index] for index in layout.implant],
             ),
-            VectorData(
-                name="group",
-                description="a reference to the ElectrodeGroup this electrode is a part of",
-                data=group_of_row,
+            "group_name": ElectrodeColumnValues(
+                "the name of the ElectrodeGroup this electrode is a part of",
+                [group.name for group in group_of_row],
             ),
-            VectorData(
-                name="group_name",
-                description="the name of the ElectrodeGroup this electrode is a part of",
-                data=[group.name for group in group_of_row],
+            # The electrode number (the channel index of BRAND's streams) as text, NeuroConv's row key with
+            # group_name.
+            "channel_name": ElectrodeColumnValues(
+                CHANNEL_NAME_DESCRIPTION, [str(row) for row in range(len(layout))]
             ),
-        ]
+        }
         if layout.positions is not None:
             for axis, name in enumerate(("rel_x", "rel_y", "rel_z")):
-                columns.append(
-                    VectorData(
-                        name=name,
-                        description=f"{name[-1]} position of the electrode on its array (um), from the implant's array map",
-                        data=layout.positions[:, axis].copy(),
-                    )
+                columns[name] = ElectrodeColumnValues(
+                    f"{name[-1]} position of the electrode on its array (um), from the implant's array map",
+                    layout.positions[:, axis].copy(),
                 )
         if layout.labels is not None:
-            columns.append(
-                VectorData(
-                    name="label",
-                    description="the electrode's label in the implant's Blackrock .cmp map (what Central shows)",
-                    data=list(layout.labels),
-                )
+            columns["label"] = ElectrodeColumnValues(
+                "the electrode's label in the implant's Blackrock .cmp map (what Central shows)",
+                list(layout.labels),
             )
         if parameter_columns and self.graph is not None:
             for column in self.parameter_columns():
-                columns.append(VectorData(name=column.name, description=column.description, data=column.data))
-        nwbfile.electrodes = ElectrodesTable(id=np.arange(len(layout)), columns=columns)
+                columns[column.name] = ElectrodeColumnValues(column.description, column.data)
+        add_electrode_rows(nwbfile, group_of_row, columns)
 
     def parameter_columns(self) -> list[ElectrodeColumn]:
         """The graph's per-electrode parameter columns (empty without ``file_path``), with warnings for bad ones."""
@@ -292,9 +295,8 @@ class BrandParticipantInterface(BaseDataInterface):
         if not entry:
             raise BrandError(f"metadata['Ecephys']['ElectrodeGroups'] has no entry for implant '{implant}'.")
         if entry["name"] in nwbfile.electrode_groups:
-            raise BrandError(
-                f"the NWB file already has an electrode group '{entry['name']}'; implant names must be new groups."
-            )
+            # Written by another interface (e.g. a recording of the same array): the rows share it.
+            return nwbfile.electrode_groups[entry["name"]]
         device = _device(nwbfile, metadata, entry.pop("device_metadata_key"))
         position = entry.pop("position", None)
         if position is not None:

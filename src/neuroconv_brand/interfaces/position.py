@@ -147,16 +147,16 @@ class BrandPositionInterface(BrandStreamInterface):
         return values
 
     def get_metadata(self) -> DeepDict:
-        """``metadata["Position"][<stream>]``: the container's name and each key's SpatialSeries settings."""
+        """``metadata["Behavior"]["Position"][<stream>]``: the container's name and each key's SpatialSeries settings."""
         metadata = super().get_metadata()
-        metadata["Position"][self.spec.name] = dict(
+        metadata["Behavior"]["Position"][self.spec.name] = dict(
             name=self.spec.name,
             SpatialSeries={name: self._series_metadata(key) for name, key in self.numeric_keys.items()},
         )
         return metadata
 
     def get_metadata_schema(self) -> dict:
-        """The base schema plus the ``Position`` block keyed by stream name."""
+        """The base schema plus ``Behavior.Position``, keyed by stream name."""
         schema = super().get_metadata_schema()
         series = {
             "type": "object",
@@ -168,7 +168,7 @@ class BrandPositionInterface(BrandStreamInterface):
             },
             "additionalProperties": False,
         }
-        schema["properties"]["Position"] = {
+        position = {
             "type": "object",
             "additionalProperties": {
                 "type": "object",
@@ -180,6 +180,8 @@ class BrandPositionInterface(BrandStreamInterface):
                 "additionalProperties": False,
             },
         }
+        # Behavior is where NeuroConv's behavior interfaces keep their metadata; other interfaces add siblings.
+        schema["properties"]["Behavior"] = {"type": "object", "properties": {"Position": position}}
         return schema
 
     def _check_keys(self) -> None:
@@ -208,7 +210,7 @@ class BrandPositionInterface(BrandStreamInterface):
             if unit not in VALID_UNITS:
                 warnings.warn(
                     f"stream '{self.spec.name}', key '{name}': unit '{unit}' is not a spatial unit NWB recognises "
-                    f"({', '.join(sorted(VALID_UNITS))}); written as given. Edit metadata['Position'] to change it.",
+                    f"({', '.join(sorted(VALID_UNITS))}); written as given. Edit metadata['Behavior']['Position'] to change it.",
                     stacklevel=3,
                 )
 
@@ -257,7 +259,7 @@ class BrandPositionInterface(BrandStreamInterface):
                 f"stream '{self.spec.name}' has no entries or no numeric key; nothing written.", stacklevel=2
             )
             return
-        block = metadata.get("Position", {}).get(self.spec.name, {})
+        block = metadata.get("Behavior", {}).get("Position", {}).get(self.spec.name, {})
         series_metadata = block.get("SpatialSeries", {})
         container = Position(name=block.get("name", self.spec.name))
         for name, key in self.numeric_keys.items():

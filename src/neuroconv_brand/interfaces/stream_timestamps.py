@@ -98,6 +98,49 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
     display_name = "BRAND stream clocks"
     info = "Every clock (Redis id, monotonic ts, sync labels) of a BRAND stream's entries, for provenance."
 
+    def _prepare(self) -> None:
+        self.followed: BrandStreamInterface | None = None
+        self.time_offset_s = 0.0
+
+    def follow(self, interface: BrandStreamInterface) -> None:
+        """Take ``session_time`` from ``interface`` (the stream's data interface), so aligning it moves this table."""
+        if interface.spec.name != self.spec.name:
+            raise ValueError(
+                f"the clock table of stream '{self.spec.name}' cannot follow the interface of stream "
+                f"'{interface.spec.name}'."
+            )
+        self.followed = interface
+
+    @property
+    def alignment_leader(self) -> BrandStreamInterface | None:
+        """The followed data interface while this table has no alignment of its own."""
+        return self.followed if self._aligned_timestamps is None else None
+
+    def get_timestamps(self) -> np.ndarray:
+        """``session_time``: this interface's alignment if set, else the followed data interface's times."""
+        leader = self.alignment_leader
+        return leader.get_timestamps() if leader is not None else super().get_timestamps()
+
+    def shift_session_times(self, seconds: float) -> None:
+        """Move the columns measured from ``session_start_time`` (``redis_time``, ``monotonic_time``) by ``seconds``.
+
+        What a converter-level shift does besides moving ``session_time``; the stream's own clocks
+        (``monotonic_clock``, ``sync_*``) are not session times and stay.
+        """
+        self.time_offset_s += seconds
+
+    def earliest_time(self) -> float | None:
+        """The earliest of ``session_time``, ``redis_time`` and ``monotonic_time``."""
+        rows = self.entry_count
+        if rows == 0:
+            return None
+        sources = self.clock_column_sources()
+        # Entry ids only increase, so the first row holds the earliest redis_time.
+        values = [sources["redis_time"][0](0, 1), sources["session_time"][0](0, rows)]
+        values.append(sources["monotonic_time"][0](0, rows))
+        finite = [float(np.nanmin(v)) for v in values if not np.isnan(v).all()]
+        return min(finite) if finite else None
+
     def get_metadata(self) -> DeepDict:
         """Session metadata plus the table's description (``metadata["BrandTimestamps"][<stream>_ts]``)."""
         metadata = super().get_metadata()
@@ -136,9 +179,8 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
         read = self.stream_pass.timeline_readers() if self.stream_pass_request() is not None else None
         if read is None:
             read = timeline_readers(self.timeline)
-        session_times = (
-            self._aligned_timestamps if self._aligned_timestamps is not None else self.entry_times.seconds
-        )
+        session_times = self.get_timestamps()
+        session_offset = self.time_offset_s
         columns: dict[str, tuple[ColumnSlice, str]] = {
             "session_time": (
                 lambda a, b: session_times[a:b],
@@ -146,7 +188,7 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
                 "(seconds since session_start_time).",
             ),
             "redis_time": (
-                lambda a, b: redis_seconds(read["ids"](a, b), start_ms),
+                lambda a, b: redis_seconds(read["ids"](a, b), start_ms) + session_offset,
                 "Redis entry-id time (milliseconds since the Unix epoch), as seconds since session_start_time.",
             ),
             "redis_seq": (
@@ -166,7 +208,7 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
             return seconds
 
         columns["monotonic_time"] = (
-            stamped(offset),
+            stamped((offset or 0.0) + session_offset),
             f"The '{spec.time_key}' field (CLOCK_MONOTONIC) mapped onto the session axis with an offset fitted to "
             "the Redis time, seconds since session_start_time; NaN where the entry has no such field.",
         )

@@ -10,13 +10,14 @@ import numpy as np
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile
 
+from ..alignment import follow_alignment
 from ..entry_ids import EntryId
 from ..errors import GraphError
 from ..specs import KeySpec
 from ..streams import StreamReader
 from ..trial_pairing import first_samples_in_intervals
 from .base import BrandStreamInterface
-from .trials import BrandTrialsInterface, trials_metadata_schema
+from .trials import BrandTrialsInterface, trial_column_descriptions, trials_metadata_schema
 
 
 def column_name(stream: str, key: str) -> str:
@@ -142,6 +143,34 @@ class BrandTrialInfoInterface(BrandStreamInterface):
                 )
         self._trial_stream_name = trial_stream_name
         self._trials_interface: BrandTrialsInterface | None = None
+        self._follows_trials = False
+
+    def follow_trials(self, interface: BrandTrialsInterface) -> None:
+        """Use ``interface`` (the converter's Trial interface) for the trials, and follow its time alignment.
+
+        Aligning the Trial stream then moves this stream's entries the same way (see :meth:`get_timestamps`), so
+        each value stays with the trial it belonged to.
+        """
+        if self._trial_stream_name is not None and interface.spec.name != self._trial_stream_name:
+            raise GraphError(
+                f"stream '{self.spec.name}' belongs to Trial stream '{self._trial_stream_name}', not "
+                f"'{interface.spec.name}'."
+            )
+        self._trial_stream_name = interface.spec.name
+        self._trials_interface = interface
+        self._follows_trials = True
+
+    @property
+    def alignment_leader(self) -> BrandStreamInterface | None:
+        """The followed Trial interface while this stream has no alignment of its own."""
+        return self._trials_interface if self._follows_trials and self._aligned_timestamps is None else None
+
+    def get_timestamps(self) -> np.ndarray:
+        """Entry times after alignment: this stream's own, else the followed Trial stream's carried over."""
+        leader = self.alignment_leader
+        if leader is None or leader._aligned_timestamps is None:
+            return super().get_timestamps()
+        return follow_alignment(self.entry_times.seconds, leader.entry_times.seconds, leader.get_timestamps())
 
     @property
     def trial_stream_name(self) -> str:
@@ -174,20 +203,20 @@ class BrandTrialInfoInterface(BrandStreamInterface):
         return self._trials_interface
 
     def get_metadata(self) -> DeepDict:
-        """Session metadata plus this stream's column descriptions (``metadata["TimeIntervals"]["trials"]``).
+        """Session metadata plus this stream's column descriptions (``metadata["TrialColumns"]``).
 
-        When a Trial stream can be found, its table and column descriptions are included too, so a standalone
-        conversion can edit them.
+        When a Trial stream can be found, its table (``metadata["TimeIntervals"]["trials"]``) and column
+        descriptions are included too, so a standalone conversion can edit them.
         """
         metadata = super().get_metadata()
         try:
-            trials_block = self.trials_interface.get_metadata()["TimeIntervals"]["trials"]
+            trials_metadata = self.trials_interface.get_metadata()
         except GraphError:
-            trials_block = {"column_descriptions": {}}
-        block = metadata["TimeIntervals"]["trials"]
-        block.update(trials_block)
-        block["column_descriptions"] = {
-            **trials_block["column_descriptions"],
+            trials_metadata = {}
+        if "trials" in trials_metadata.get("TimeIntervals", {}):
+            metadata["TimeIntervals"]["trials"] = trials_metadata["TimeIntervals"]["trials"]
+        metadata["TrialColumns"] = {
+            **trials_metadata.get("TrialColumns", {}),
             **{
                 column_name(self.spec.name, name): self._description(key)
                 for name, key in self.info_keys.items()
@@ -196,9 +225,9 @@ class BrandTrialInfoInterface(BrandStreamInterface):
         return metadata
 
     def get_metadata_schema(self) -> dict:
-        """The base schema plus the ``TimeIntervals.trials`` block."""
+        """The base schema plus the ``TimeIntervals`` and ``TrialColumns`` blocks."""
         schema = super().get_metadata_schema()
-        schema["properties"]["TimeIntervals"] = trials_metadata_schema()
+        schema["properties"].update(trials_metadata_schema())
         return schema
 
     @property
@@ -262,7 +291,7 @@ class BrandTrialInfoInterface(BrandStreamInterface):
         nwbfile : NWBFile
             The file being built.
         metadata : dict, optional
-            Metadata as from :meth:`get_metadata`, possibly edited (``TimeIntervals.trials`` descriptions).
+            Metadata as from :meth:`get_metadata`, possibly edited (``TrialColumns`` descriptions).
         stub_test : bool
             Accepted for symmetry with the other interfaces; TrialInfo streams are small and always written whole.
         """
@@ -287,7 +316,7 @@ class BrandTrialInfoInterface(BrandStreamInterface):
         stops = np.asarray(table["stop_time"].data[:], dtype=np.float64)
         first, values = self.trial_values(starts, stops)
         has_value = first >= 0
-        descriptions = metadata.get("TimeIntervals", {}).get("trials", {}).get("column_descriptions", {})
+        descriptions = trial_column_descriptions(metadata)
         converted = []
         for column, key in columns.items():
             data, as_float = trial_column(values[key.name], has_value, key)

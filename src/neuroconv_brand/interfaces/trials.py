@@ -166,20 +166,29 @@ class ComputedTrials:
 
 
 def trials_metadata_schema() -> dict:
-    """The ``TimeIntervals.trials`` metadata block shared by the Trial and TrialInfo interfaces."""
-    return {
+    """The ``TimeIntervals`` and ``TrialColumns`` metadata schemas of the Trial and TrialInfo interfaces.
+
+    ``TimeIntervals`` follows NeuroConv: a ``table_name`` and ``table_description`` per table; ``TrialColumns``
+    maps column names to descriptions.
+    """
+    table = {
         "type": "object",
-        "properties": {
-            "trials": {
-                "type": "object",
-                "properties": {
-                    "table_description": {"type": "string"},
-                    "column_descriptions": {"type": "object", "additionalProperties": {"type": "string"}},
-                },
-                "additionalProperties": False,
-            }
-        },
+        "properties": {"table_name": {"type": "string"}, "table_description": {"type": "string"}},
+        "additionalProperties": False,
     }
+    return {
+        "TimeIntervals": {"type": "object", "additionalProperties": table},
+        "TrialColumns": {"type": "object", "additionalProperties": {"type": "string"}},
+    }
+
+
+def trial_column_descriptions(metadata: dict) -> dict[str, str]:
+    """The trials-column descriptions of ``metadata`` (``metadata["TrialColumns"]``)."""
+    return dict(metadata.get("TrialColumns", {}))
+
+
+#: How far apart (s) the start and stop times of another interface's trials table and a Trial stream's may be.
+TRIAL_TIME_TOLERANCE_S = 1e-3
 
 
 def describe_entries(ids: np.ndarray, indices: Sequence[int]) -> str:
@@ -259,17 +268,22 @@ class BrandTrialsInterface(BrandStreamInterface):
         return self._states
 
     def get_metadata(self) -> DeepDict:
-        """Session metadata plus the trials table and column descriptions (``metadata["TimeIntervals"]["trials"]``)."""
+        """Session metadata plus the trials table and its column descriptions.
+
+        The table is ``metadata["TimeIntervals"]["trials"]`` (NeuroConv's keys), the descriptions are
+        ``metadata["TrialColumns"]``.
+        """
         metadata = super().get_metadata()
         d = self.definition
         starts, ends = self._indicator_text(d.start_indicators), self._indicator_text(d.end_indicators)
         metadata["TimeIntervals"]["trials"] = dict(
+            table_name="trials",
             table_description=(
                 f"Trials of the BRAND task: from a {starts} state to the next {ends} state of key "
                 f"'{d.state_key}' in stream '{self.spec.name}'."
             ),
-            column_descriptions=self.default_column_descriptions(),
         )
+        metadata["TrialColumns"] = self.default_column_descriptions()
         return metadata
 
     @staticmethod
@@ -292,9 +306,9 @@ class BrandTrialsInterface(BrandStreamInterface):
         return columns
 
     def get_metadata_schema(self) -> dict:
-        """The base schema plus the ``TimeIntervals.trials`` block."""
+        """The base schema plus the ``TimeIntervals`` and ``TrialColumns`` blocks."""
         schema = super().get_metadata_schema()
-        schema["properties"]["TimeIntervals"] = trials_metadata_schema()
+        schema["properties"].update(trials_metadata_schema())
         return schema
 
     def compute_trials(self) -> ComputedTrials:
@@ -356,35 +370,39 @@ class BrandTrialsInterface(BrandStreamInterface):
         Parameters
         ----------
         nwbfile : NWBFile
-            The file being built; it must not have a trials table yet.
+            The file being built. A trials table another interface wrote (e.g. NeuroConv's
+            ``CsvTimeIntervalsInterface`` with extra columns) gets this stream's columns when it holds the same
+            trials (start and stop times within :data:`TRIAL_TIME_TOLERANCE_S`).
         metadata : dict, optional
-            Metadata as from :meth:`get_metadata`, possibly edited (``TimeIntervals.trials`` descriptions).
+            Metadata as from :meth:`get_metadata`, possibly edited (``TimeIntervals.trials`` table description,
+            ``TrialColumns`` column descriptions).
         stub_test : bool
             Accepted for symmetry with the other interfaces; trial streams are small and always written whole.
         """
-        if nwbfile.trials is not None:
-            enabled = [name for name, spec in self.graph.enabled_streams.items() if spec.type_nwb == "Trial"]
-            raise GraphError(
-                f"stream '{self.spec.name}': the NWB file already has a trials table, and an NWB file holds one. "
-                f"Convert a single Trial stream (the graph enables: {', '.join(enabled) or 'none'}); with "
-                "BrandConverter pass streams=[...] to choose."
-            )
         metadata = metadata if metadata is not None else self.get_metadata()
+        block = metadata.get("TimeIntervals", {}).get("trials", {})
+        if block.get("table_name", "trials") != "trials":
+            raise GraphError(
+                f"stream '{self.spec.name}': metadata['TimeIntervals']['trials']['table_name'] is "
+                f"'{block['table_name']}'; a Trial stream writes the NWB trials table, so set it to 'trials'."
+            )
         trials = self.compute_trials()
         if len(trials) == 0:
             warnings.warn(
                 f"stream '{self.spec.name}' holds no complete trial; no trials table written.", stacklevel=2
             )
             return
-        block = metadata.get("TimeIntervals", {}).get("trials", {})
         descriptions = self.default_column_descriptions()
-        descriptions.update(block.get("column_descriptions", {}))
+        descriptions.update(trial_column_descriptions(metadata))
         table_description = block.get("table_description") or f"Trials of BRAND stream '{self.spec.name}'."
         values = {"start_time": trials.start_time, "stop_time": trials.stop_time, **trials.events}
         if len(self.definition.start_indicators) > 1:
             values["start_indicator"] = trials.start_values.astype(str)
         if len(self.definition.end_indicators) > 1:
             values["stop_indicator"] = trials.stop_values.astype(str)
+        if nwbfile.trials is not None:
+            self._add_to_existing_trials(nwbfile.trials, values, descriptions)
+            return
         columns = [
             VectorData(name=name, description=descriptions.get(name, name), data=data)
             for name, data in values.items()
@@ -392,3 +410,31 @@ class BrandTrialsInterface(BrandStreamInterface):
         nwbfile.trials = TimeIntervals(
             name="trials", description=table_description, columns=columns, id=np.arange(len(trials))
         )
+
+    def _add_to_existing_trials(
+        self, table: TimeIntervals, values: dict[str, np.ndarray], descriptions: dict[str, str]
+    ) -> None:
+        """Add this stream's columns to a trials table another interface wrote for the same trials."""
+        stream = self.spec.name
+        clashes = sorted((set(values) - {"start_time", "stop_time"}) & set(table.colnames))
+        if clashes:
+            enabled = [name for name, spec in self.graph.enabled_streams.items() if spec.type_nwb == "Trial"]
+            raise GraphError(
+                f"stream '{stream}': the NWB file already has a trials table with column(s) {clashes}, and an NWB "
+                f"file holds one. Convert a single Trial stream (the graph enables: {', '.join(enabled) or 'none'}); "
+                "with BrandConverter pass streams=[...] to choose."
+            )
+        for name in ("start_time", "stop_time"):
+            theirs = np.asarray(table[name].data[:], dtype=np.float64)
+            ours = values[name]
+            if len(theirs) != len(ours) or not np.allclose(theirs, ours, rtol=0, atol=TRIAL_TIME_TOLERANCE_S):
+                raise GraphError(
+                    f"stream '{stream}': the NWB file already has a trials table ({len(theirs)} trials) whose "
+                    f"{name} differs from this stream's {len(ours)} trials (by more than "
+                    f"{TRIAL_TIME_TOLERANCE_S * 1e3:g} ms). Columns from another interface (e.g. "
+                    "CsvTimeIntervalsInterface) can join the Trial stream's only for the same trials, on the "
+                    "session clock; write them as another table (its 'tag') otherwise."
+                )
+        for name, data in values.items():
+            if name not in table.colnames:
+                table.add_column(name=name, description=descriptions.get(name, name), data=data)
