@@ -203,6 +203,11 @@ class BrandRecordingInterface(BaseRecordingExtractorInterface):
         return f"{recording.spec.name}_{recording.key.name}"
 
     @property
+    def session_start_ms(self) -> int:
+        """``session_start_time`` in Unix milliseconds, the session clock every BRAND interface shares."""
+        return self.brand_recording.session_start_ms
+
+    @property
     def default_parent_container(self) -> str:
         """``acquisition`` for raw streams of an acquisition node, else ``processing/FilteredEphys``."""
         recording = self.brand_recording
@@ -216,7 +221,7 @@ class BrandRecordingInterface(BaseRecordingExtractorInterface):
         """Session metadata (start time from the Redis ids) and the series' name, description and comments."""
         metadata = super().get_metadata(use_new_metadata_format=use_new_metadata_format)
         recording = self.brand_recording
-        metadata["NWBFile"]["session_start_time"] = session_start_datetime(recording.session_start_ms)
+        metadata["NWBFile"]["session_start_time"] = session_start_datetime(self.session_start_ms)
         metadata["NWBFile"]["session_description"] = recording.graph.description or "BRAND session"
         metadata["NWBFile"].setdefault("identifier", str(uuid.uuid4()))
         if recording.graph.graph_name:
