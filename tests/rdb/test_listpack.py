@@ -13,6 +13,7 @@ from neuroconv_brand.rdb.listpack import (
 )
 
 from .rdb_writer import listpack, lp_element
+from .samples import BOUNDARY_ELEMENTS
 
 INTEGERS = [0, 1, 127, 128, -1, 4095, -4096, 4096, -4097, 32767, -32768, 32768, -32769, 2**23 - 1, -(2**23),
             2**23, 2**31 - 1, -(2**31), 2**31, -(2**31) - 1, 2**63 - 1, -(2**63)]  # fmt: skip
@@ -41,6 +42,28 @@ def test_string_encodings():
     mixed = [x for pair in zip(strings, INTEGERS, strict=False) for x in pair]
     lp = listpack(mixed)
     assert listpack_elements(lp) == mixed
+    check_backlens(lp)
+
+
+#: Bits of the first byte that name each encoding (the others hold length or value bits).
+CLASS_MASK = {0x00: 0x80, 0x80: 0xC0, 0xC0: 0xE0, 0xE0: 0xF0}
+
+
+def test_32_bit_length_string_shorter_than_128_bytes_has_a_1_byte_backlen():
+    assert listpack_elements(bytes.fromhex("110000000200f0010000006206816302ff")) == [b"b", b"c"]
+
+
+@pytest.mark.parametrize("element", BOUNDARY_ELEMENTS, ids=lambda e: f"{e.code:#04x}-{e.value!r:.12}")
+def test_every_encoding_at_its_boundaries(element):
+    lp = listpack([element, b"next", element, 7])
+    assert lp[6] & CLASS_MASK.get(element.code, 0xFF) == element.code  # written as asked
+    assert listpack_elements(lp) == [element.value, b"next", element.value, 7]
+    check_backlens(lp)
+
+
+def test_every_encoding_at_its_boundaries_in_one_listpack():
+    lp = listpack(BOUNDARY_ELEMENTS)
+    assert listpack_elements(lp) == [element.value for element in BOUNDARY_ELEMENTS]
     check_backlens(lp)
 
 

@@ -14,7 +14,8 @@ from neuroconv_brand.rdb.node_columns import decode_nodes
 from neuroconv_brand.rdb.streams import decode_node
 
 from . import rdb_writer as w
-from .rdb_writer import RdbWriter, StreamEntry
+from .rdb_writer import Encoded, RdbWriter, StreamEntry
+from .samples import BOUNDARY_ELEMENTS
 
 T0 = 1_700_000_000_000
 
@@ -86,6 +87,29 @@ def test_ids_near_the_top_of_the_range_and_negative_seq_steps():
     assert columns.ids.tolist() == [[2**64 - 3, 2**62], [2**64 - 2, 7], [2**64 - 1, 0]]
     assert columns.columns == {b"a": [b"-5", b"12", b"x"]}
     assert as_entries(columns) == node_by_node(listpacks, ms, seq)
+
+
+def text(element: Encoded) -> bytes:
+    """What XRANGE replies for a value stored as ``element``."""
+    return element.value if isinstance(element.value, bytes) else b"%d" % element.value
+
+
+def test_every_encoding_at_its_boundaries_in_both_decoders():
+    # one node per value (same element count: parsed side by side), then all of them in one node
+    nodes = [
+        [StreamEntry(T0 + i, 0, [(Encoded(b"f", 0xF0), element), (b"g", Encoded(b"c", 0xF0))])]
+        for i, element in enumerate(BOUNDARY_ELEMENTS)
+    ]
+    nodes.append([StreamEntry(T0 + 1000 + i, 0, [(b"v", e)]) for i, e in enumerate(BOUNDARY_ELEMENTS)])
+    listpacks, ms, seq = node_listpacks(nodes)
+    expected = [
+        (b"%d-0" % (T0 + i), {b"f": text(element), b"g": b"c"}) for i, element in enumerate(BOUNDARY_ELEMENTS)
+    ]
+    assert node_by_node(listpacks[:-1], ms[:-1], seq[:-1]) == expected
+    assert as_entries(decode_nodes(listpacks[:-1], ms[:-1], seq[:-1])) == expected
+    one_node = [(b"%d-0" % (T0 + 1000 + i), {b"v": text(e)}) for i, e in enumerate(BOUNDARY_ELEMENTS)]
+    assert node_by_node(listpacks[-1:], ms[-1:], seq[-1:]) == one_node
+    assert as_entries(decode_nodes(listpacks[-1:], ms[-1:], seq[-1:])) == one_node
 
 
 def deleted_entry():

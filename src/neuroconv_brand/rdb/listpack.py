@@ -128,8 +128,7 @@ def listpack_elements(lp: bytes) -> list[bytes | int]:
                 start = pos + 5
                 end = start + length
                 append(lp[start:end])
-                size = length + 5
-                pos = end + (2 if size < 16383 else 3 if size < 2097151 else backlen_size(size))
+                pos = end + backlen_size(length + 5)  # 1 byte below 128: other writers use 0xF0 there
             elif b == LISTPACK_EOF:
                 raise ListpackError("0xFF terminator before the end of the listpack", pos)
             else:
