@@ -8,7 +8,7 @@ from neuroconv_brand.rdb.listpack import (
     ListpackError,
     backlen_size,
     check_backlens,
-    decode_backlen,
+    encode_backlen,
     listpack_elements,
 )
 
@@ -81,17 +81,18 @@ def test_backlen_sizes_follow_redis(size):
     assert backlen_size(size) == expected
 
 
-def test_decode_backlen():
+def test_encode_backlen():
     for size in (5, 127, 128, 300, 16382, 16383, 70_005):
         element = lp_element(b"x" * (size - (1 if size < 65 else 2 if size < 4098 else 5)))
-        lp = b"\x00" * 6 + element
-        assert decode_backlen(lp, len(lp) - 1) == size
+        assert element.endswith(encode_backlen(size)) and len(element) == size + backlen_size(size)
 
 
 def test_check_backlens_finds_a_wrong_one():
     lp = bytearray(listpack([b"abc", 5]))
     lp[10] = 9  # the string's 1-byte backlen (element size 4)
-    with pytest.raises(ListpackError, match="backlen does not match"):
+    with pytest.raises(
+        ListpackError, match=r"^element 0 takes 4 bytes but its backlen says 9 \(listpack byte 10\)$"
+    ):
         check_backlens(bytes(lp))
 
 
