@@ -253,11 +253,12 @@ class RdbWriter:
     Every key method takes the key name as bytes; ``name_encoding`` writes it integer- or LZF-encoded.
     """
 
-    def __init__(self, version: int = 12, aux: bool = True):
+    def __init__(self, version: int = 12, aux: bool = True, magic: bytes = b"REDIS"):
         self.version = version
-        self.parts: list[bytes] = [b"REDIS%04d" % version]
+        digits = fmt.HEADER_SIZE - len(magic)  # REDIS0012, VALKEY080
+        self.parts: list[bytes] = [magic + b"%0*d" % (digits, version)]
         if aux:
-            self.aux(b"redis-ver", b"7.4.0")
+            self.aux(b"valkey-ver" if magic == b"VALKEY" else b"redis-ver", b"7.4.0")
             self.aux(b"redis-bits", b"64", encoding="int")
 
     def raw(self, data: bytes) -> RdbWriter:

@@ -68,3 +68,11 @@ BOUNDARY_ELEMENTS: list[w.Encoded] = [
     *_sized(0xE0, 0, 1, 125, 126, 4095),
     *_sized(0xF0, 0, 1, 122, 123, 16377, 16378, 70_000),
 ]  # fmt: skip
+
+
+def as_entries(batch) -> list:
+    """A batch of ``iter_entry_batches`` (entries or columns) as XRANGE-shaped entries."""
+    if isinstance(batch, list):
+        return batch
+    names = list(batch.id_names())
+    return [(name, {f: values[i] for f, values in batch.columns.items()}) for i, name in enumerate(names)]

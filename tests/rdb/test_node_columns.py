@@ -16,7 +16,7 @@ from neuroconv_brand.rdb.streams import decode_node
 
 from . import rdb_writer as w
 from .rdb_writer import Encoded, RdbWriter, StreamEntry
-from .samples import BOUNDARY_ELEMENTS, refresh_checksum
+from .samples import BOUNDARY_ELEMENTS, as_entries, refresh_checksum
 
 T0 = 1_700_000_000_000
 
@@ -37,11 +37,6 @@ def node_listpacks(nodes: list[list[StreamEntry]]) -> tuple[list[bytes], list[in
         ms.append(int.from_bytes(master[:8], "big"))
         seq.append(int.from_bytes(master[8:], "big"))
     return listpacks, ms, seq
-
-
-def as_entries(columns) -> list:
-    names = list(columns.id_names())
-    return [(name, {f: values[i] for f, values in columns.columns.items()}) for i, name in enumerate(names)]
 
 
 def node_by_node(listpacks, ms, seq) -> list:
