@@ -40,7 +40,8 @@ _replaced = None
 def json_object_references() -> Iterator[None]:
     """Within the block, NeuroConv writes Zarr files with :class:`JsonReferencesNWBZarrIO`.
 
-    Nested and concurrent blocks are allowed; NeuroConv's own writer is back when the last one ends.
+    The switch is process-wide while any block is open (NeuroConv looks its writer up in one module-level
+    mapping); nested and concurrent blocks are allowed, and NeuroConv's own writer is back when the last ends.
     """
     from neuroconv.tools.nwb_helpers import BACKEND_NWB_IO
 
