@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,13 +68,34 @@ def clean_session(tmp_path_factory) -> SavedSession:
     return SavedSession(rdb_path, folder, truth)
 
 
-@pytest.fixture
-def zarr_references_readable(monkeypatch):
-    """Let this test read its own Zarr NWB files' object references (electrode groups).
+_READ_ZARR = """
+import json, sys
+from hdmf_zarr import NWBZarrIO
+with NWBZarrIO(sys.argv[1], mode="r") as io:
+    nwbfile = io.read()
+    print(json.dumps({
+        "electrode_groups": [group.name for group in nwbfile.electrodes["group"][:]] if nwbfile.electrodes else [],
+        "acquisition": sorted(nwbfile.acquisition),
+        "units": len(nwbfile.units) if nwbfile.units is not None else 0,
+    }))
+"""
 
-    hdmf-zarr 0.13 stores them with numcodecs' Pickle codec, whose decoding numcodecs >= 0.15 disables by
-    default (docs/mechanisms.md); the files read here are the tests' own.
+
+def _read_zarr_in_fresh_process(path: str | Path) -> dict:
+    """Read a Zarr NWB file with plain ``NWBZarrIO`` in a new Python process with default numcodecs settings.
+
+    Returns the electrode group of every electrodes row (object references), the acquisition names and the
+    number of units.
     """
-    import numcodecs
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("NUMCODECS_")}
+    result = subprocess.run(
+        [sys.executable, "-c", _READ_ZARR, str(path)], capture_output=True, text=True, env=environment
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
-    monkeypatch.setattr(numcodecs.pickles, "ALLOW_UNSAFE_PICKLE_DECODE", True)
+
+@pytest.fixture(scope="session")
+def read_zarr_in_fresh_process():
+    """``read(path) -> dict``: a Zarr NWB file read by plain ``NWBZarrIO`` in a new process (no unsafe pickle)."""
+    return _read_zarr_in_fresh_process

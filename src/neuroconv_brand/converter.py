@@ -33,6 +33,7 @@ from .interfaces.stream_timestamps import BrandStreamTimestampsInterface
 from .output_files import atomic_output, write_nwbfile
 from .session import BrandSession
 from .stream_spool import session_spool
+from .zarr_references import JsonZarrReferencesMixin
 
 #: Mechanisms in the order they are added: trials before the per-trial columns that need them.
 _MECHANISM_ORDER = ("Trial", "TrialInfo", "TimeSeries", "Position", "SpikeTimes")
@@ -50,7 +51,7 @@ def metadata_errors_explained() -> Iterator[None]:
         ) from None
 
 
-class BrandConverter(NWBConverter):
+class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
     """Convert a BRAND session: one interface per enabled stream, plus participant and device metadata.
 
     Streams are those the graph exports (graph ``enable`` over node ``enable_nwb``; keys with an ``nwb:``

@@ -62,6 +62,9 @@ def write_nwbfile(
 ) -> Path:
     """NeuroConv's ``configure_and_write_nwbfile``, through a temporary file that replaces the target on success.
 
+    Zarr files get JSON object references, which any reader decodes
+    (:func:`~neuroconv_brand.zarr_references.json_object_references`).
+
     This is the second half of NeuroConv's customisation workflow: ``nwbfile = converter.create_nwbfile(...)``,
     ``config = get_default_backend_configuration(nwbfile, backend="hdf5")``, edit ``config``, then
     ``write_nwbfile(nwbfile, path, backend_configuration=config)``.
@@ -81,7 +84,9 @@ def write_nwbfile(
     """
     from neuroconv.tools.nwb_helpers import configure_and_write_nwbfile
 
-    with atomic_output(nwbfile_path, overwrite=overwrite) as partial:
+    from .zarr_references import json_object_references
+
+    with atomic_output(nwbfile_path, overwrite=overwrite) as partial, json_object_references():
         configure_and_write_nwbfile(
             nwbfile=nwbfile,
             nwbfile_path=partial,

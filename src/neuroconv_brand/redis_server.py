@@ -30,10 +30,34 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from .errors import RdbFileError, RedisServerNotFoundError, SourceConnectionError
+from .rdb import format as rdb_format
 
 #: Highest RDB format version each Redis release line writes and reads.
 _RDB_VERSION_BY_REDIS = [((8, 0), 12), ((7, 4), 12), ((7, 2), 11), ((7, 0), 10), ((5, 0), 9), ((4, 0), 8)]
-_RDB_MAGIC = b"REDIS"
+
+
+def read_rdb_header(rdb_path: str | os.PathLike) -> tuple[bytes, int]:
+    """Return the magic and format version of a ``.rdb`` file's 9-byte header.
+
+    ``REDIS0010`` gives ``(b"REDIS", 10)``, ``VALKEY080`` gives ``(b"VALKEY", 80)``.
+
+    Raises
+    ------
+    RdbFileError
+        If the file is missing, shorter than a header, or starts with neither ``REDIS`` nor ``VALKEY``.
+    """
+    path = Path(rdb_path)
+    if not path.is_file():
+        raise RdbFileError(f"{path}: no such file. Check the path of the dump.rdb to convert.")
+    with path.open("rb") as handle:
+        header = handle.read(rdb_format.HEADER_SIZE)
+    parsed = rdb_format.parse_header(header)
+    if parsed is None:
+        raise RdbFileError(
+            f"{path}: not a Redis RDB file (header {header!r}, expected b'REDIS' and a 4-digit version, or "
+            "b'VALKEY' and a 3-digit version)."
+        )
+    return parsed
 
 
 def read_rdb_version(rdb_path: str | os.PathLike) -> int:
@@ -42,18 +66,9 @@ def read_rdb_version(rdb_path: str | os.PathLike) -> int:
     Raises
     ------
     RdbFileError
-        If the file is missing, shorter than a header, or does not start with ``REDIS``.
+        As :func:`read_rdb_header`.
     """
-    path = Path(rdb_path)
-    if not path.is_file():
-        raise RdbFileError(f"{path}: no such file. Check the path of the dump.rdb to convert.")
-    with path.open("rb") as handle:
-        header = handle.read(9)
-    if len(header) < 9 or not header.startswith(_RDB_MAGIC) or not header[5:].isdigit():
-        raise RdbFileError(
-            f"{path}: not a Redis RDB file (header {header!r}, expected b'REDIS' and a 4-digit version)."
-        )
-    return int(header[5:])
+    return read_rdb_header(rdb_path)[1]
 
 
 def max_rdb_version_for(redis_version: tuple[int, int]) -> int:
@@ -209,7 +224,13 @@ class EmbeddedRedisServer:
         extra_config: dict[str, str] | None = None,
         startup_timeout: float = 600.0,
     ):
-        rdb_version = read_rdb_version(rdb_path) if rdb_path is not None else 9
+        magic, rdb_version = read_rdb_header(rdb_path) if rdb_path is not None else (rdb_format.MAGIC, 9)
+        if magic == rdb_format.VALKEY_MAGIC:
+            raise RedisServerNotFoundError(
+                f"{rdb_path} is in Valkey's own RDB format ({magic.decode()}{rdb_version:03d}), which "
+                "redis-server cannot load. Read it with the direct reader (rdb_reader='direct', the default) "
+                "or load it into the valkey-server that wrote it and convert from its socket."
+            )
         self.binary = choose_redis_server(rdb_version, redis_server_path)
         self.rdb_path = Path(rdb_path).resolve() if rdb_path is not None else None
         self._folder = tempfile.TemporaryDirectory(prefix="neuroconv-brand-redis-")

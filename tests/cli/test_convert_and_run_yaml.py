@@ -28,7 +28,7 @@ def test_convert_writes_the_session_and_a_summary(clean_session, tmp_path):
     assert len(nwbfile.trials) == len(clean_session.truth.trials)
 
 
-def test_convert_one_stream_stub_zarr(clean_session, tmp_path):
+def test_convert_one_stream_stub_zarr(clean_session, tmp_path, read_zarr_in_fresh_process):
     output = tmp_path / "sbp.nwb.zarr"
     result = run(
         "convert",
@@ -44,6 +44,8 @@ def test_convert_one_stream_stub_zarr(clean_session, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "converted: Participant, sbp" in result.stdout
     assert read_nwb(output).acquisition["sbp_samples"].data.shape[0] == 1000
+    groups = [electrode.implant for electrode in clean_session.truth.electrodes]
+    assert read_zarr_in_fresh_process(output)["electrode_groups"] == groups  # JSON references, no pickle
 
 
 def test_convert_refuses_to_overwrite_and_keeps_the_file(clean_session, tmp_path):

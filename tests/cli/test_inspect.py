@@ -220,7 +220,8 @@ def test_file_that_is_not_an_rdb(tmp_path):
     result = run_cli("inspect", str(not_rdb))
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        f"error: {not_rdb}: not a Redis RDB file (header b'hello, th', expected b'REDIS' and a 4-digit version)."
+        f"error: {not_rdb}: not a Redis RDB file (header b'hello, th', expected b'REDIS' and a 4-digit version, "
+        "or b'VALKEY' and a 3-digit version)."
     )
     assert "Traceback" not in result.stderr
 

@@ -51,10 +51,13 @@ def test_nwbinspector_dandi_finds_nothing_serious(hazard_nwb):
     assert messages == [], "\n".join(f"{m.location}: {m.message}" for m in messages)
 
 
-@pytest.mark.usefixtures("zarr_references_readable")
-def test_zarr_file_has_the_same_content(hazard_nwb, hazard_session, tmp_path):
-    zarr_file = read_nwb(convert(hazard_session, tmp_path / "hazards.nwb.zarr", backend="zarr"))
+def test_zarr_file_has_the_same_content(hazard_nwb, hazard_session, tmp_path, read_zarr_in_fresh_process):
+    path = convert(hazard_session, tmp_path / "hazards.nwb.zarr", backend="zarr")
+    zarr_file = read_nwb(path)
     hdf5_file = read_nwb(hazard_nwb)
+    seen = read_zarr_in_fresh_process(path)  # default numcodecs settings: no pickled references
+    assert seen["electrode_groups"] == [group.name for group in hdf5_file.electrodes["group"][:]]
+    assert seen["acquisition"] == sorted(hdf5_file.acquisition) and seen["units"] == len(hdf5_file.units)
     for name in ("sbp_samples", "binned_spikes_samples"):
         np.testing.assert_array_equal(
             zarr_file.acquisition[name].data[:], hdf5_file.acquisition[name].data[:]

@@ -23,13 +23,13 @@ from neuroconv_brand.interfaces.registry import interface_class_for
 from neuroconv_brand.interfaces.spike_times import PLACEHOLDER_GROUP, BrandSpikeTimesInterface
 from neuroconv_brand.iterators import SpooledColumnIterator
 from neuroconv_brand.testing import SessionConfig, SyntheticSession, save_session_rdb
+from neuroconv_brand.zarr_references import json_object_references
 
 SUBJECT = {"species": "Homo sapiens", "sex": "M", "age": "P45Y"}
 BACKENDS = ("hdf5", "zarr")
 
 
 # ------------------------------------------------------------------------------------------- helpers
-pytestmark = pytest.mark.usefixtures("zarr_references_readable")
 
 
 def save_mutated_rdb(
@@ -52,13 +52,14 @@ def convert(interfaces, path: Path, backend: str = "hdf5", **conversion_options)
     pipe = ConverterPipe(interfaces)
     metadata = pipe.get_metadata()
     metadata["Subject"].update(SUBJECT)
-    pipe.run_conversion(
-        nwbfile_path=str(path),
-        metadata=metadata,
-        backend=backend,
-        overwrite=True,
-        conversion_options=conversion_options,
-    )
+    with json_object_references():  # NeuroConv's ConverterPipe would write Zarr references with pickle
+        pipe.run_conversion(
+            nwbfile_path=str(path),
+            metadata=metadata,
+            backend=backend,
+            overwrite=True,
+            conversion_options=conversion_options,
+        )
     return path
 
 

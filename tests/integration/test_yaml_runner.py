@@ -509,13 +509,15 @@ def test_docs_fine_control_example(docs_workspace, archive):
         assert (dataset.chunks, dataset.compression, dataset.compression_opts) == ((500, 64), "gzip", 9)
 
 
-def test_docs_zarr_example(docs_workspace, archive):
+def test_docs_zarr_example(docs_workspace, archive, read_zarr_in_fresh_process):
     import zarr
 
     path = docs_workspace / "nwb" / "t0_231115T1010_cursor.nwb.zarr"
     dataset = zarr.open(str(path), mode="r")["acquisition/sbp_samples/data"]
     assert type(dataset.compressor).__name__ == "Zstd" and dataset.compressor.level == 5
     np.testing.assert_array_equal(dataset[:], samples(archive.truths[RDB_2], "sbp"))
+    groups = [electrode.implant for electrode in archive.truths[RDB_2].electrodes]
+    assert read_zarr_in_fresh_process(path)["electrode_groups"] == groups  # JSON references, no pickle
 
 
 def test_docs_batch_example(docs_workspace, archive):

@@ -75,38 +75,68 @@ def _backlen(size: int) -> bytes:
     return bytes([groups[0]] + [g | 128 for g in groups[1:]])
 
 
-def lp_element(value: int | bytes, force_string: bool = False) -> bytes:
-    """One listpack element: integers get the smallest integer encoding, strings their length form."""
-    if isinstance(value, bytes) and not force_string:
-        as_int = redis_integer(value)
-        if as_int is not None:
-            value = as_int
-    if isinstance(value, int):
-        if 0 <= value <= 127:
-            body = bytes([value])
-        elif -4096 <= value <= 4095:
-            v = value & 0x1FFF
-            body = bytes([0xC0 | (v >> 8), v & 0xFF])
-        elif -(2**15) <= value < 2**15:
-            body = b"\xf1" + value.to_bytes(2, "little", signed=True)
-        elif -(2**23) <= value < 2**23:
-            body = b"\xf2" + value.to_bytes(3, "little", signed=True)
-        elif -(2**31) <= value < 2**31:
-            body = b"\xf3" + value.to_bytes(4, "little", signed=True)
-        else:
-            body = b"\xf4" + value.to_bytes(8, "little", signed=True)
+_INT_WIDTH = {0xF1: 2, 0xF2: 3, 0xF3: 4, 0xF4: 8}
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A listpack element with a chosen encoding (its first byte's class), where Redis may pick a smaller one.
+
+    ``code``: 0x00 (7-bit integer), 0xC0 (13-bit), 0xF1-0xF4 (16-64 bit), 0x80 (6-bit string length),
+    0xE0 (12-bit) or 0xF0 (32-bit).
+    """
+
+    value: int | bytes
+    code: int
+
+
+def smallest_code(value: int | bytes) -> int:
+    """The encoding Redis picks for ``value``."""
+    if isinstance(value, bytes):
+        return 0x80 if len(value) < 64 else 0xE0 if len(value) < 4096 else 0xF0
+    if 0 <= value <= 127:
+        return 0x00
+    if -4096 <= value <= 4095:
+        return 0xC0
+    return next(
+        code for code, width in _INT_WIDTH.items() if -(2 ** (8 * width - 1)) <= value < 2 ** (8 * width - 1)
+    )
+
+
+def _body(value: int | bytes, code: int) -> bytes:
+    """Encoding byte(s) and data of ``value`` in encoding ``code``."""
+    if code == 0x00:
+        return bytes([value])
+    if code == 0xC0:
+        v = value & 0x1FFF
+        return bytes([0xC0 | (v >> 8), v & 0xFF])
+    if code in _INT_WIDTH:
+        return bytes([code]) + value.to_bytes(_INT_WIDTH[code], "little", signed=True)
+    n = len(value)
+    if code == 0x80:
+        return bytes([0x80 | n]) + value
+    if code == 0xE0:
+        return bytes([0xE0 | (n >> 8), n & 0xFF]) + value
+    return b"\xf0" + n.to_bytes(4, "little") + value
+
+
+def lp_element(value: int | bytes | Encoded, force_string: bool = False) -> bytes:
+    """One listpack element: integers get the smallest integer encoding, strings their length form.
+
+    An :class:`Encoded` value keeps its chosen encoding.
+    """
+    if isinstance(value, Encoded):
+        body = _body(value.value, value.code)
     else:
-        n = len(value)
-        if n < 64:
-            body = bytes([0x80 | n]) + value
-        elif n < 4096:
-            body = bytes([0xE0 | (n >> 8), n & 0xFF]) + value
-        else:
-            body = b"\xf0" + n.to_bytes(4, "little") + value
+        if isinstance(value, bytes) and not force_string:
+            as_int = redis_integer(value)
+            if as_int is not None:
+                value = as_int
+        body = _body(value, smallest_code(value))
     return body + _backlen(len(body))
 
 
-def listpack(elements: Iterable[int | bytes], count: int | None = None) -> bytes:
+def listpack(elements: Iterable[int | bytes | Encoded], count: int | None = None) -> bytes:
     """A listpack of ``elements``; ``count`` overrides the header's element count (65535: unknown)."""
     items = list(elements)
     body = b"".join(lp_element(e) for e in items)
@@ -223,11 +253,12 @@ class RdbWriter:
     Every key method takes the key name as bytes; ``name_encoding`` writes it integer- or LZF-encoded.
     """
 
-    def __init__(self, version: int = 12, aux: bool = True):
+    def __init__(self, version: int = 12, aux: bool = True, magic: bytes = b"REDIS"):
         self.version = version
-        self.parts: list[bytes] = [b"REDIS%04d" % version]
+        digits = fmt.HEADER_SIZE - len(magic)  # REDIS0012, VALKEY080
+        self.parts: list[bytes] = [magic + b"%0*d" % (digits, version)]
         if aux:
-            self.aux(b"redis-ver", b"7.4.0")
+            self.aux(b"valkey-ver" if magic == b"VALKEY" else b"redis-ver", b"7.4.0")
             self.aux(b"redis-bits", b"64", encoding="int")
 
     def raw(self, data: bytes) -> RdbWriter:

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RDB_DATA = Path(__file__).parent.parent / "data" / "rdb"
-RECORDED = ["brand_v9", "brand_v10"]
+RECORDED = ["brand_v9", "brand_v10", "brand_v12"]
+#: Sessions of the package's generator recorded from real servers (every stream compared, nothing else).
+RECORDED_SESSIONS = ["brand_session_v12"]
 
 
 @dataclass

@@ -50,3 +50,29 @@ def small_file() -> tuple[bytes, list[tuple[bytes, int, int]]]:
     key(fmt.TYPE_HASH_LISTPACK_EX, b"hfe_lp", w.ms_time(T0) + w.string(w.listpack([b"f", b"v", 0])))
     key(fmt.TYPE_SET_INTSET, b"intset", w.string(b"\x02\x00\x00\x00\x01\x00\x00\x00\x05\x00"))
     return writer.finish(), spans
+
+
+def _sized(code: int, *lengths: int) -> list[w.Encoded]:
+    return [w.Encoded(bytes([65 + n % 26]) * n, code) for n in lengths]
+
+
+#: Every listpack element encoding at the edges of its range, also where Redis would choose a smaller one
+#: (other writers may): integers at each width's minimum and maximum and 0; strings at each length form's
+#: limits and where the backlen grows from 1 to 2 bytes (element size 127/128) and from 2 to 3 (16382/16383).
+BOUNDARY_ELEMENTS: list[w.Encoded] = [
+    *(w.Encoded(v, 0x00) for v in (0, 127)),
+    *(w.Encoded(v, 0xC0) for v in (-4096, 4095, 0, 127)),
+    *(w.Encoded(v, code) for code, bits in ((0xF1, 16), (0xF2, 24), (0xF3, 32), (0xF4, 64))
+      for v in (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1, 0, -1)),
+    *_sized(0x80, 0, 1, 63),
+    *_sized(0xE0, 0, 1, 125, 126, 4095),
+    *_sized(0xF0, 0, 1, 122, 123, 16377, 16378, 70_000),
+]  # fmt: skip
+
+
+def as_entries(batch) -> list:
+    """A batch of ``iter_entry_batches`` (entries or columns) as XRANGE-shaped entries."""
+    if isinstance(batch, list):
+        return batch
+    names = list(batch.id_names())
+    return [(name, {f: values[i] for f, values in batch.columns.items()}) for i, name in enumerate(names)]

@@ -211,6 +211,7 @@ _GOOD = [1, 0, 1, b"a", 0, fmt.STREAM_FLAG_SAMEFIELDS, 0, 0, b"v", 4]
         ([1, 0, 1, b"a", 0, 2, b"x", 0, b"v", 4], None, "an element of the wrong kind"),
         ([b"x", 0, 1, 0], None, "does not start with three integers"),
         ([1, 0], None, "has only 2 elements"),
+        (_GOOD, lambda lp: lp[:7] + b"\x05" + lp[8:], r"element 0 takes 1 bytes but its backlen says 5 \("),
     ],
 )
 def test_corrupt_stream_nodes(write, elements, patch, message):
@@ -222,6 +223,19 @@ def test_corrupt_stream_nodes(write, elements, patch, message):
         source.read_range("s")
     _check_message(caught.value, b"s")
     assert "stream node 0 (master id 1700000000000-0) is malformed" in str(caught.value)
+
+
+def test_a_wrong_backlen_is_named_in_full(write):
+    lp = w.listpack(_GOOD)
+    damaged = lp[:25] + b"\x07" + lp[26:]  # the backlen of element 8 (b"v", 2 bytes)
+    path = write(_stream_file_with_listpack(damaged))
+    with pytest.raises(RdbCorruptError) as caught:
+        RdbStreamSource(path).read_range("s")
+    assert str(caught.value) == (
+        f"{path}: stream node 0 (master id 1700000000000-0) is malformed: element 8 takes 2 bytes but its "
+        f"backlen says 7 (listpack byte 25) (at byte offset {caught.value.offset} while reading key b's'). "
+        "The file may be truncated or corrupt: copy it again from the rig, or check it with `redis-check-rdb`."
+    )
 
 
 def test_corrupt_stream_structure(write):

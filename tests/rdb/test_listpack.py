@@ -8,11 +8,12 @@ from neuroconv_brand.rdb.listpack import (
     ListpackError,
     backlen_size,
     check_backlens,
-    decode_backlen,
+    encode_backlen,
     listpack_elements,
 )
 
 from .rdb_writer import listpack, lp_element
+from .samples import BOUNDARY_ELEMENTS
 
 INTEGERS = [0, 1, 127, 128, -1, 4095, -4096, 4096, -4097, 32767, -32768, 32768, -32769, 2**23 - 1, -(2**23),
             2**23, 2**31 - 1, -(2**31), 2**31, -(2**31) - 1, 2**63 - 1, -(2**63)]  # fmt: skip
@@ -44,6 +45,28 @@ def test_string_encodings():
     check_backlens(lp)
 
 
+#: Bits of the first byte that name each encoding (the others hold length or value bits).
+CLASS_MASK = {0x00: 0x80, 0x80: 0xC0, 0xC0: 0xE0, 0xE0: 0xF0}
+
+
+def test_32_bit_length_string_shorter_than_128_bytes_has_a_1_byte_backlen():
+    assert listpack_elements(bytes.fromhex("110000000200f0010000006206816302ff")) == [b"b", b"c"]
+
+
+@pytest.mark.parametrize("element", BOUNDARY_ELEMENTS, ids=lambda e: f"{e.code:#04x}-{e.value!r:.12}")
+def test_every_encoding_at_its_boundaries(element):
+    lp = listpack([element, b"next", element, 7])
+    assert lp[6] & CLASS_MASK.get(element.code, 0xFF) == element.code  # written as asked
+    assert listpack_elements(lp) == [element.value, b"next", element.value, 7]
+    check_backlens(lp)
+
+
+def test_every_encoding_at_its_boundaries_in_one_listpack():
+    lp = listpack(BOUNDARY_ELEMENTS)
+    assert listpack_elements(lp) == [element.value for element in BOUNDARY_ELEMENTS]
+    check_backlens(lp)
+
+
 def test_integer_looking_strings_are_stored_as_integers():
     assert listpack_elements(listpack([b"42", b"-7", b"1234567890123", b"007", b"-0"])) == [
         42, -7, 1234567890123, b"007", b"-0"
@@ -58,17 +81,18 @@ def test_backlen_sizes_follow_redis(size):
     assert backlen_size(size) == expected
 
 
-def test_decode_backlen():
+def test_encode_backlen():
     for size in (5, 127, 128, 300, 16382, 16383, 70_005):
         element = lp_element(b"x" * (size - (1 if size < 65 else 2 if size < 4098 else 5)))
-        lp = b"\x00" * 6 + element
-        assert decode_backlen(lp, len(lp) - 1) == size
+        assert element.endswith(encode_backlen(size)) and len(element) == size + backlen_size(size)
 
 
 def test_check_backlens_finds_a_wrong_one():
     lp = bytearray(listpack([b"abc", 5]))
     lp[10] = 9  # the string's 1-byte backlen (element size 4)
-    with pytest.raises(ListpackError, match="backlen does not match"):
+    with pytest.raises(
+        ListpackError, match=r"^element 0 takes 4 bytes but its backlen says 9 \(listpack byte 10\)$"
+    ):
         check_backlens(bytes(lp))
 
 

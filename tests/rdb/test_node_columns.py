@@ -9,12 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuroconv_brand.rdb import RdbStreamSource
+from neuroconv_brand.rdb import RdbCorruptError, RdbStreamSource
+from neuroconv_brand.rdb.listpack import ListpackError
 from neuroconv_brand.rdb.node_columns import decode_nodes
 from neuroconv_brand.rdb.streams import decode_node
 
 from . import rdb_writer as w
-from .rdb_writer import RdbWriter, StreamEntry
+from .rdb_writer import Encoded, RdbWriter, StreamEntry
+from .samples import BOUNDARY_ELEMENTS, as_entries, refresh_checksum
 
 T0 = 1_700_000_000_000
 
@@ -35,11 +37,6 @@ def node_listpacks(nodes: list[list[StreamEntry]]) -> tuple[list[bytes], list[in
         ms.append(int.from_bytes(master[:8], "big"))
         seq.append(int.from_bytes(master[8:], "big"))
     return listpacks, ms, seq
-
-
-def as_entries(columns) -> list:
-    names = list(columns.id_names())
-    return [(name, {f: values[i] for f, values in columns.columns.items()}) for i, name in enumerate(names)]
 
 
 def node_by_node(listpacks, ms, seq) -> list:
@@ -86,6 +83,29 @@ def test_ids_near_the_top_of_the_range_and_negative_seq_steps():
     assert columns.ids.tolist() == [[2**64 - 3, 2**62], [2**64 - 2, 7], [2**64 - 1, 0]]
     assert columns.columns == {b"a": [b"-5", b"12", b"x"]}
     assert as_entries(columns) == node_by_node(listpacks, ms, seq)
+
+
+def text(element: Encoded) -> bytes:
+    """What XRANGE replies for a value stored as ``element``."""
+    return element.value if isinstance(element.value, bytes) else b"%d" % element.value
+
+
+def test_every_encoding_at_its_boundaries_in_both_decoders():
+    # one node per value (same element count: parsed side by side), then all of them in one node
+    nodes = [
+        [StreamEntry(T0 + i, 0, [(Encoded(b"f", 0xF0), element), (b"g", Encoded(b"c", 0xF0))])]
+        for i, element in enumerate(BOUNDARY_ELEMENTS)
+    ]
+    nodes.append([StreamEntry(T0 + 1000 + i, 0, [(b"v", e)]) for i, e in enumerate(BOUNDARY_ELEMENTS)])
+    listpacks, ms, seq = node_listpacks(nodes)
+    expected = [
+        (b"%d-0" % (T0 + i), {b"f": text(element), b"g": b"c"}) for i, element in enumerate(BOUNDARY_ELEMENTS)
+    ]
+    assert node_by_node(listpacks[:-1], ms[:-1], seq[:-1]) == expected
+    assert as_entries(decode_nodes(listpacks[:-1], ms[:-1], seq[:-1])) == expected
+    one_node = [(b"%d-0" % (T0 + 1000 + i), {b"v": text(e)}) for i, e in enumerate(BOUNDARY_ELEMENTS)]
+    assert node_by_node(listpacks[-1:], ms[-1:], seq[-1:]) == one_node
+    assert as_entries(decode_nodes(listpacks[-1:], ms[-1:], seq[-1:])) == one_node
 
 
 def deleted_entry():
@@ -140,6 +160,45 @@ def test_a_string_running_past_the_end_is_left_to_the_node_by_node_decoder():
     damaged = bytearray(listpack)
     damaged[position : position + 2] = bytes([0xE0 | (4000 >> 8), 4000 & 0xFF])
     assert decode_nodes([bytes(damaged)], [T0], [0]) is None
+
+
+def backlen_bytes(elements: list) -> list[tuple[int, int]]:
+    """``(element index, listpack offset)`` of every backlen byte of ``w.listpack(elements)``."""
+    found, offset = [], 6
+    for index, element in enumerate(elements):
+        size = len(w.lp_element(element))
+        width = 1 if size <= 128 else 2 if size < 16383 + 2 else 3
+        found += [(index, offset + size - width + k) for k in range(width)]
+        offset += size
+    return found
+
+
+def test_every_damaged_backlen_is_refused_by_both_decoders():
+    # 1-, 2- and 3-byte backlens, integers and strings, master fields and values
+    elements = [1, 0, 2, b"ts", b"f" * 130, 0, 2, 5, 0, -70000, b"x" * 20000, 5]
+    good = w.listpack(elements)
+    assert decode_nodes([good] * 2, [T0] * 2, [0] * 2) is not None
+    for index, offset in backlen_bytes(elements):
+        damaged = bytearray(good)
+        damaged[offset] ^= 0x01
+        assert decode_nodes([good, bytes(damaged)], [T0, T0 + 9], [0, 0]) is None
+        with pytest.raises(ListpackError, match=f"^element {index} takes .* but its backlen says"):
+            decode_node(bytes(damaged), T0, 0)
+
+
+def test_a_damaged_backlen_in_a_columnar_chunk_names_its_node(write):
+    nodes = brand_nodes(np.random.default_rng(4), [4] * 64)
+    data = RdbWriter(10).stream_key(b"s", nodes, generation=2).finish()
+    _, listpack = w.stream_node(nodes[40])
+    position = data.index(listpack) + len(listpack) - 2  # the backlen of the node's last element (lp-count)
+    damaged = bytearray(data)
+    damaged[position] ^= 0x01
+    source = RdbStreamSource(write(bytes(refresh_checksum(bytes(damaged)))))
+    with pytest.raises(
+        RdbCorruptError, match=r"stream node 40 \(master id .*\) is malformed: element 34 takes 1 "
+    ):
+        for _ in source.iter_entry_batches("s"):
+            pass
 
 
 def stream_file(write, nodes, compress: bool) -> RdbStreamSource:

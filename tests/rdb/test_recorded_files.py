@@ -1,4 +1,4 @@
-"""The direct reader against files written and answered by real redis-servers (6.2: RDB 9, 7.0: RDB 10)."""
+"""The direct reader against files written and answered by real redis-servers (6.2: RDB 9, 7.0: RDB 10, 8.2: 12)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from neuroconv_brand.rdb import RdbStreamSource, build_index
 from neuroconv_brand.rdb.checksum import crc64
 from neuroconv_brand.sources.base import StreamSource
 
-from .recorded import Recorded
+from .recorded import RECORDED_SESSIONS, Recorded, load_recorded
+from .samples import as_entries
 
 
 @pytest.fixture(scope="module", params=[1, 3, 16])
@@ -19,7 +20,11 @@ def stride(request) -> int:
 
 def test_file_versions(recorded: Recorded):
     index = build_index(recorded.path)
-    assert index.version == recorded.rdb_version == {"brand_v9": 9, "brand_v10": 10}[recorded.name]
+    assert (
+        index.version
+        == recorded.rdb_version
+        == {"brand_v9": 9, "brand_v10": 10, "brand_v12": 12}[recorded.name]
+    )
     assert index.aux[b"redis-ver"].decode() == recorded.answers["redis_version"]
     assert index.aux[b"redis-bits"] == b"64"  # stored int-encoded
     assert index.checksum_verified
@@ -50,7 +55,7 @@ def test_stats_and_metadata_equal_xinfo(recorded: Recorded, db: int):
         assert metadata.groups == info["groups"]
         assert metadata.pending == info["pending"]
         if recorded.rdb_version >= 10:
-            assert metadata.generation == 2
+            assert metadata.generation == (3 if recorded.rdb_version >= 11 else 2)
             assert str(metadata.max_deleted_id) == info["max_deleted_entry_id"]
             assert metadata.entries_added == info["entries_added"]
             assert str(metadata.first_id) == info["recorded_first_entry_id"]
@@ -176,3 +181,20 @@ def test_close_is_idempotent_and_reads_after_close_fail(recorded: Recorded):
     source.close()
     with pytest.raises(ValueError, match="closed"):
         source.read_range("neural")
+
+
+@pytest.mark.parametrize("name", RECORDED_SESSIONS)
+def test_generated_sessions_equal_recorded_xrange(name: str):
+    """A session of the package's generator as a real Redis 8.2 saved it: every stream, both decoders."""
+    session = load_recorded(name)
+    with RdbStreamSource(session.path) as source:
+        assert source.version == session.rdb_version == 12
+        assert (
+            source.stream_names() == sorted(session.streams())
+            and "supergraph_stream" in source.stream_names()
+        )
+        for stream in session.streams():
+            expected = session.entries(stream)
+            assert source.read_range(stream) == expected, stream
+            batches = list(source.iter_entry_batches(stream, batch_size=500))
+            assert [entry for batch in batches for entry in as_entries(batch)] == expected, stream

@@ -32,6 +32,7 @@ from ..session_clocks import shared_clock_fit, spools_by_default
 from ..specs import KeySpec, StreamSpec
 from ..stream_spool import StreamPass, session_spool
 from ..streams import EntryBatch, StreamReader
+from ..zarr_references import JsonZarrReferencesMixin
 
 #: Entries written per stream with ``stub_test=True``.
 STUB_ENTRIES = 1000
@@ -83,7 +84,7 @@ def session_start_ms(session: BrandSession, graph: Graph) -> int:
     return cache[key]
 
 
-class BrandStreamInterface(BaseTemporalAlignmentInterface):
+class BrandStreamInterface(JsonZarrReferencesMixin, BaseTemporalAlignmentInterface):
     """Base class of the interfaces that convert one BRAND stream.
 
     Subclasses set :attr:`type_nwb` and implement ``get_metadata`` / ``add_to_nwbfile``. Timestamps of a

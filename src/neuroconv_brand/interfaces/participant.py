@@ -26,13 +26,14 @@ from ..participant_files import (
     load_participant_file,
 )
 from ..session import BrandSession
+from ..zarr_references import JsonZarrReferencesMixin
 from .base import session_start_ms
 
 _POSITION_DTYPE = np.dtype([("x", "<f8"), ("y", "<f8"), ("z", "<f8")])
 _DEVICE_FIELDS = ("name", "description", "manufacturer", "model_number", "model_name", "serial_number")
 
 
-class BrandParticipantInterface(BaseDataInterface):
+class BrandParticipantInterface(JsonZarrReferencesMixin, BaseDataInterface):
     """The participant (``Subject``), devices, electrode groups and electrodes of a BRAND session.
 
     From the participant YAML (``metadata``/``implants``, also the capitalised pre-2022-07 spelling) and the

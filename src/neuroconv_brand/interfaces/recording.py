@@ -23,6 +23,7 @@ from ..clocks import session_start_datetime
 from ..graph import Graph
 from ..recording import BrandRecordingExtractor, RecordingConfigurationError, is_acquisition_stream
 from ..series_comments import series_comments
+from ..zarr_references import JsonZarrReferencesMixin
 
 ParentContainer = Literal["auto", "acquisition", "processing/FilteredEphys", "processing/LFP"]
 
@@ -95,7 +96,7 @@ def link_to_electrodes(
     recording.set_property("channel_name", names[rows])
 
 
-class BrandRecordingInterface(BaseRecordingExtractorInterface):
+class BrandRecordingInterface(JsonZarrReferencesMixin, BaseRecordingExtractorInterface):
     """Continuous neural data of one BRAND stream key as an NWB ``ElectricalSeries``.
 
     Samples are written as stored (int16 counts or float32) with ``conversion`` = gain (from the unit, e.g.

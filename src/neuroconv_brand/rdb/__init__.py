@@ -1,4 +1,4 @@
-"""Read Redis ``dump.rdb`` files directly (RDB versions 1-12), without a redis-server.
+"""Read Redis ``dump.rdb`` files directly (RDB versions 1-12, and Valkey's ``VALKEY080``/``081``), no redis-server.
 
 :class:`RdbStreamSource` serves a file's streams through the package's
 :class:`~neuroconv_brand.sources.base.StreamSource` interface, with entries exactly as redis-py's XRANGE

@@ -18,7 +18,7 @@ class RdbNotFoundError(RdbFileError):
 
 
 class RdbHeaderError(RdbFileError):
-    """The file does not start with ``REDIS`` and a 4-digit version: it is not an RDB file."""
+    """The file starts with neither ``REDIS`` and a 4-digit version nor ``VALKEY`` and a 3-digit one."""
 
 
 class RdbVersionError(RdbFileError):

@@ -8,9 +8,26 @@ from __future__ import annotations
 
 MAGIC = b"REDIS"
 HEADER_SIZE = 9
+#: Valkey 9+ writes its own format: ``VALKEY`` and a 3-digit version (``VALKEY080``). Up to 8.1 it wrote
+#: ``REDIS0011``. Its streams are Redis' ``STREAM_LISTPACKS_3``; value types from 22 on mean other things
+#: than in Redis (Valkey's ``rdb.h``).
+VALKEY_MAGIC = b"VALKEY"
+#: Valkey format versions this reader understands -> the Valkey release that introduced them.
+VALKEY_VERSIONS = {80: "9.0", 81: "9.2"}
 #: Oldest and newest RDB format versions this reader understands (Redis 1.x .. 7.4/8.0).
 MIN_VERSION = 1
 MAX_VERSION = 12
+
+
+def parse_header(header: bytes) -> tuple[bytes, int] | None:
+    """The magic and version of a 9-byte RDB header (``b"VALKEY080"`` -> ``(b"VALKEY", 80)``), else None."""
+    for magic in (MAGIC, VALKEY_MAGIC):
+        digits = header[len(magic) : HEADER_SIZE]
+        if len(header) >= HEADER_SIZE and header.startswith(magic) and digits.isdigit():
+            return magic, int(digits)
+    return None
+
+
 #: The EOF opcode is followed by an 8-byte CRC-64 from this version on.
 CHECKSUM_SINCE_VERSION = 5
 CHECKSUM_SIZE = 8
@@ -70,6 +87,14 @@ TYPE_HASH_METADATA_PRE_GA = 22
 TYPE_HASH_LISTPACK_EX_PRE_GA = 23
 TYPE_HASH_METADATA = 24
 TYPE_HASH_LISTPACK_EX = 25
+
+#: Valkey's hash with field expiries (Valkey format 80+): field, value and an 8-byte expiry (ms) per field.
+VALKEY_TYPE_HASH_2 = 22
+#: Value types of the Valkey format that differ from Redis' (22 and up), with Valkey's names.
+VALKEY_TYPE_NAMES = {VALKEY_TYPE_HASH_2: "HASH_2", 23: "PATH_HASH"}
+
+#: Valkey-format value types that differ from Redis' -> (data type, encoding name), as TYPE_INFO.
+VALKEY_TYPE_INFO: dict[int, tuple[str, str]] = {VALKEY_TYPE_HASH_2: ("hash", "hashtable (field expiries)")}
 
 #: RDB value type -> (Redis data type as TYPE reports it, encoding name).
 TYPE_INFO: dict[int, tuple[str, str]] = {

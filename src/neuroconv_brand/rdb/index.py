@@ -50,6 +50,8 @@ class KeyInfo:
         Byte offset of the value type byte.
     expire_ms : int or None
         Absolute expiry time (Unix ms), if the key has one.
+    valkey : bool
+        The file is in Valkey's own format, where value types from 22 on differ from Redis'.
     """
 
     db: int
@@ -57,16 +59,22 @@ class KeyInfo:
     rdb_type: int
     offset: int
     expire_ms: int | None
+    valkey: bool = False
+
+    def _type_info(self) -> tuple[str, str]:
+        if self.valkey and self.rdb_type in fmt.VALKEY_TYPE_INFO:
+            return fmt.VALKEY_TYPE_INFO[self.rdb_type]
+        return fmt.TYPE_INFO[self.rdb_type]
 
     @property
     def type_name(self) -> str:
         """The Redis data type (``"stream"``, ``"hash"``, ...)."""
-        return fmt.TYPE_INFO[self.rdb_type][0]
+        return self._type_info()[0]
 
     @property
     def encoding(self) -> str:
         """The on-disk encoding (``"listpacks2"``, ``"intset"``, ...)."""
-        return fmt.TYPE_INFO[self.rdb_type][1]
+        return self._type_info()[1]
 
 
 @dataclass
@@ -111,6 +119,8 @@ class RdbIndex:
         File size in bytes.
     version : int
         RDB format version.
+    magic : bytes
+        ``b"REDIS"``, or ``b"VALKEY"`` for Valkey's own format (Valkey 9+).
     aux : dict
         AUX fields (``redis-ver``, ``ctime``, ...), names and values as bytes.
     keys : list of KeyInfo
@@ -132,6 +142,7 @@ class RdbIndex:
     path: str
     size: int
     version: int
+    magic: bytes = fmt.MAGIC
     aux: dict[bytes, bytes] = field(default_factory=dict)
     keys: list[KeyInfo] = field(default_factory=list)
     streams: dict[tuple[int, bytes], StreamIndex] = field(default_factory=dict)
@@ -153,21 +164,32 @@ def open_rdb(path: str | os.PathLike):
         raise RdbNotFoundError(f"{text}: cannot be opened ({error.strerror}).") from None
 
 
-def read_header(path: str, header: bytes) -> int:
-    """Check the 9-byte header and return the RDB version."""
-    if len(header) < fmt.HEADER_SIZE or not header.startswith(fmt.MAGIC) or not header[5:9].isdigit():
+def read_header(path: str, header: bytes) -> tuple[bytes, int]:
+    """Check the 9-byte header and return the magic (``b"REDIS"`` or ``b"VALKEY"``) and the RDB version."""
+    parsed = fmt.parse_header(header)
+    if parsed is None:
         raise RdbHeaderError(
             f"{path}: not a Redis RDB file (it starts with {header[:9]!r}; an RDB file starts with b'REDIS' "
-            "and a 4-digit version such as b'REDIS0010')."
+            "and a 4-digit version such as b'REDIS0010', or with b'VALKEY' and a 3-digit version such as "
+            "b'VALKEY080')."
         )
-    version = int(header[5:9])
+    magic, version = parsed
+    if magic == fmt.VALKEY_MAGIC:
+        if version not in fmt.VALKEY_VERSIONS:
+            known = ", ".join(f"{v} (Valkey {release})" for v, release in fmt.VALKEY_VERSIONS.items())
+            raise RdbVersionError(
+                f"{path}: Valkey RDB format version {version} is not supported (this reader understands "
+                f"Valkey's versions {known}, and Redis' 1 to {fmt.MAX_VERSION}). Load the file with the "
+                "valkey-server that wrote it and read it over a socket instead."
+            )
+        return magic, version
     if not fmt.MIN_VERSION <= version <= fmt.MAX_VERSION:
         raise RdbVersionError(
             f"{path}: RDB format version {version} is not supported (this reader understands versions "
             f"{fmt.MIN_VERSION} to {fmt.MAX_VERSION}, written by Redis up to 7.4/8.0). Load the file with "
             "the redis-server that wrote it and read it over a socket instead."
         )
-    return version
+    return magic, version
 
 
 def build_index(path: str | os.PathLike, verify_checksum: bool = True, node_stride: int = 16) -> RdbIndex:
@@ -192,12 +214,12 @@ def build_index(path: str | os.PathLike, verify_checksum: bool = True, node_stri
     text = os.fspath(path)
     with open_rdb(text) as handle:
         size = os.fstat(handle.fileno()).st_size
-        version = read_header(text, read_at(handle, 0, fmt.HEADER_SIZE))
+        magic, version = read_header(text, read_at(handle, 0, fmt.HEADER_SIZE))
         has_checksum = version >= fmt.CHECKSUM_SINCE_VERSION
         crc_until = size - fmt.CHECKSUM_SIZE if verify_checksum and has_checksum else None
         cursor = RdbCursor(handle, text, size, 0, INDEX_CHUNK_SIZE, crc_until)
         cursor.skip(fmt.HEADER_SIZE)
-        index = RdbIndex(path=text, size=size, version=version)
+        index = RdbIndex(path=text, size=size, version=version, magic=magic)
         _Walker(cursor, index, node_stride).run()
         trailing = size - index.eof_offset - 1
         if not has_checksum and trailing > 0:
@@ -271,6 +293,11 @@ class _Walker:
             fmt.TYPE_HASH_METADATA: self._skip_hash_metadata,
             fmt.TYPE_HASH_LISTPACK_EX: self._skip_hash_listpack_ex,
         }
+        self.valkey = index.magic == fmt.VALKEY_MAGIC
+        if self.valkey:  # types from 22 on are Valkey's own
+            for kind in range(fmt.VALKEY_TYPE_HASH_2, max(self.skippers) + 1):
+                self.skippers.pop(kind, None)
+            self.skippers[fmt.VALKEY_TYPE_HASH_2] = self._skip_valkey_hash_2
 
     def run(self) -> None:
         cursor, index = self.cursor, self.index
@@ -287,7 +314,7 @@ class _Walker:
                 if (db, name) in self.seen:
                     cursor.fail(RdbCorruptError, f"key {name!r} appears twice in database {db}", offset)
                 self.seen.add((db, name))
-                key = KeyInfo(db=db, name=name, rdb_type=kind, offset=offset, expire_ms=expire_ms)
+                key = KeyInfo(db, name, kind, offset, expire_ms, self.valkey)
                 index.keys.append(key)
                 cursor.key = name
                 if kind in fmt.STREAM_GENERATION:
@@ -334,6 +361,19 @@ class _Walker:
                     cursor.skip_string("a function description")
                 cursor.skip_string("a function's code")
                 index.functions += 1
+            elif self.valkey:
+                name = fmt.VALKEY_TYPE_NAMES.get(kind)
+                what = (
+                    f"Valkey's {name} value type ({kind})" if name else f"unknown opcode or value type {kind}"
+                )
+                cursor.fail(
+                    RdbUnknownTypeError,
+                    f"{what} in a Valkey format-{self.index.version} file is not supported by this reader (or "
+                    "the file is corrupt)",
+                    offset,
+                    advice="Load the file with the valkey-server that wrote it and read it over a socket "
+                    "(redis://...) instead.",
+                )
             else:
                 cursor.fail(
                     RdbUnknownTypeError,
@@ -441,6 +481,13 @@ class _Walker:
     def _skip_hash_listpack_ex(self) -> None:
         self.cursor.skip(8, "a hash's minimum field expiry")
         self.cursor.skip_string("the value")
+
+    def _skip_valkey_hash_2(self) -> None:
+        cursor = self.cursor
+        for _ in range(cursor.length("a hash field count")):
+            cursor.skip_string("a hash field")
+            cursor.skip_string("a hash value")
+            cursor.skip(8, "a hash field expiry")
 
     def _module_pre_ga(self) -> None:
         offset = self.cursor.pos

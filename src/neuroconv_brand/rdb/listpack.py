@@ -22,6 +22,8 @@ elements back into the exact decimal text Redis would reply with.
 from __future__ import annotations
 
 import struct
+from functools import lru_cache
+from typing import NoReturn
 
 from .format import LISTPACK_EOF, LISTPACK_HEADER_SIZE, LISTPACK_UNKNOWN_COUNT
 
@@ -58,18 +60,15 @@ def backlen_size(element_size: int) -> int:
     return 5
 
 
-def decode_backlen(lp: bytes, last: int) -> int:
-    """Decode the backlen whose final byte is at ``lp[last]`` (read right to left)."""
-    value, shift, position = 0, 0, last
-    while True:
-        byte = lp[position]
-        value |= (byte & 127) << shift
-        if not byte & 128:
-            return value
-        shift += 7
-        position -= 1
-        if shift > 28 or position < LISTPACK_HEADER_SIZE:
-            raise ListpackError("backlen longer than 5 bytes", last)
+@lru_cache(maxsize=1024)
+def encode_backlen(size: int) -> bytes:
+    """The backlen Redis writes after an element of ``size`` bytes.
+
+    7-bit groups, most significant first, bit 7 set on all but the first.
+    """
+    width = backlen_size(size)
+    groups = [(size >> (7 * (width - 1 - i))) & 127 for i in range(width)]
+    return bytes([groups[0], *(group | 128 for group in groups[1:])])
 
 
 def listpack_elements(lp: bytes) -> list[bytes | int]:
@@ -128,8 +127,7 @@ def listpack_elements(lp: bytes) -> list[bytes | int]:
                 start = pos + 5
                 end = start + length
                 append(lp[start:end])
-                size = length + 5
-                pos = end + (2 if size < 16383 else 3 if size < 2097151 else backlen_size(size))
+                pos = end + backlen_size(length + 5)  # 1 byte below 128: other writers use 0xF0 there
             elif b == LISTPACK_EOF:
                 raise ListpackError("0xFF terminator before the end of the listpack", pos)
             else:
@@ -146,26 +144,54 @@ def listpack_elements(lp: bytes) -> list[bytes | int]:
     return out
 
 
+def _fixed_sizes() -> bytes:
+    """Encoding + data bytes of each element whose size its first byte gives (0: read the length)."""
+    sizes = bytearray(256)
+    sizes[0x00:0x80] = [1] * 0x80
+    sizes[0x80:0xC0] = range(1, 65)
+    sizes[0xC0:0xE0] = [2] * 0x20
+    for code, step in _INT_STEP.items():
+        sizes[code] = step - 1
+    return bytes(sizes)
+
+
+_FIXED_SIZE = _fixed_sizes()
+
+
 def check_backlens(lp: bytes) -> None:
-    """Verify every element's backlen (the redundant sizes a forward reader does not need)."""
+    """Verify every element's backlen (the redundant sizes a forward reader does not need).
+
+    Call it on a listpack that :func:`listpack_elements` accepted (so no element runs past the end). Redis
+    checks backlens when it validates a listpack; a wrong one means the element sizes cannot be trusted.
+
+    Raises
+    ------
+    ListpackError
+        Naming the first element whose backlen differs from its size.
+    """
     last = len(lp) - 1
     pos = LISTPACK_HEADER_SIZE
+    index = 0
+    fixed = _FIXED_SIZE
     while pos < last:
-        b = lp[pos]
-        if b < 0x80:
-            size = 1
-        elif b < 0xC0:
-            size = 1 + (b & 0x3F)
-        elif b < 0xE0:
-            size = 2
-        elif b < 0xF0:
-            size = 2 + (((b & 0x0F) << 8) | lp[pos + 1])
-        elif b == 0xF0:
-            size = 5 + int.from_bytes(lp[pos + 1 : pos + 5], "little")
+        size = fixed[lp[pos]]
+        if not size:  # 12-bit or 32-bit string length
+            b = lp[pos]
+            size = 2 + (((b & 0x0F) << 8) | lp[pos + 1]) if b < 0xF0 else 5 + _UINT32(lp, pos + 1)[0]
+        at = pos + size
+        if size <= 127:  # the usual 1-byte backlen, checked without building it
+            if lp[at] != size:
+                _bad_backlen(lp[at : at + 1], index, size, at)
+            pos = at + 1
         else:
-            size = _INT_STEP[b] - 1
-        width = backlen_size(size)
-        end = pos + size + width
-        if end > last or decode_backlen(lp, end - 1) != size:
-            raise ListpackError("element backlen does not match its size", pos + size)
-        pos = end
+            pos = at + backlen_size(size)
+            if lp[at:pos] != encode_backlen(size):
+                _bad_backlen(lp[at:pos], index, size, at)
+        index += 1
+
+
+def _bad_backlen(stored: bytes, index: int, size: int, position: int) -> NoReturn:
+    found = 0
+    for byte in stored:
+        found = found << 7 | byte & 127
+    raise ListpackError(f"element {index} takes {size} bytes but its backlen says {found}", position)

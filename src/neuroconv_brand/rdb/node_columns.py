@@ -8,7 +8,7 @@ every element. The result is columnar: the entry ids as an array and each field'
 ``bytes``, without an XRANGE-shaped dict per entry.
 
 Anything else (deleted entries, entries with their own fields, an unknown element count, field names stored
-as integers, a malformed listpack) makes :func:`decode_nodes` return None; the caller then decodes those
+as integers, a malformed listpack, a backlen that does not match its element) makes :func:`decode_nodes` return None; the caller then decodes those
 nodes one by one (:func:`neuroconv_brand.rdb.streams.decode_node`), which also names any corruption.
 """
 
@@ -73,6 +73,19 @@ class _Layout(NamedTuple):
     entries: int  # entries per node
 
 
+def _backlens_match(buf: np.ndarray, at: np.ndarray, size: np.ndarray, width: np.ndarray) -> bool:
+    """Whether the backlens at ``at`` (``width`` bytes each) hold the element sizes ``size``."""
+    if (width == 1).all():  # the usual case: elements under 128 bytes
+        return bool((buf[at] == size).all())
+    shift = 7 * (width - 1)
+    match = buf[at] == size >> shift  # most significant 7 bits first, bit 7 clear
+    for byte in range(1, int(width.max())):
+        shift = shift - 7
+        expected = (size >> np.maximum(shift, 0)) & 127 | 128
+        match &= (width <= byte) | (buf[at + byte] == expected)
+    return bool(match.all())
+
+
 def _parse_elements(
     buf: np.ndarray, first: np.ndarray, terminator: np.ndarray, count: int
 ) -> _Elements | None:
@@ -110,7 +123,7 @@ def _parse_elements(
         length[k] = string_length
         backlen = 1 + (size > 127) + (size >= 16383) + (size >= 2097151) + (size >= 268435455)
         pos = pos + size + backlen
-        if (pos > terminator).any():
+        if (pos > terminator).any() or not _backlens_match(buf, pos - backlen, size, backlen):
             return None
     if (pos != terminator).any():
         return None

