@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -294,7 +295,14 @@ def test_participant_after_spike_interface_is_a_clear_error(clean_session, tmp_p
     ]
     with (
         pytest.warns(UserWarning, match="placeholder"),
-        pytest.raises(BrandError, match="add BrandParticipantInterface before"),
+        pytest.raises(
+            BrandError,
+            match=re.escape(
+                "the NWB file already has placeholder electrodes (group 'unknown array (placeholder)') that a "
+                "SpikeTimes interface made, and its units link to them; add BrandParticipantInterface before the "
+                "interfaces that need electrodes (SpikeTimes streams)."
+            ),
+        ),
     ):
         convert(pipe, tmp_path / "order.nwb")
 

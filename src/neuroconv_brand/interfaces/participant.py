@@ -28,6 +28,7 @@ from ..participant_files import (
 from ..session import BrandSession
 from ..zarr_references import JsonZarrReferencesMixin
 from .base import session_start_ms
+from .spike_times import PLACEHOLDER_GROUP
 
 _POSITION_DTYPE = np.dtype([("x", "<f8"), ("y", "<f8"), ("z", "<f8")])
 _DEVICE_FIELDS = ("name", "description", "manufacturer", "model_number", "model_name", "serial_number")
@@ -242,6 +243,12 @@ class BrandParticipantInterface(JsonZarrReferencesMixin, BaseDataInterface):
             written whole.
         """
         metadata = metadata if metadata is not None else self.get_metadata()
+        if PLACEHOLDER_GROUP in nwbfile.electrode_groups:
+            raise BrandError(
+                f"the NWB file already has placeholder electrodes (group '{PLACEHOLDER_GROUP}') that a SpikeTimes "
+                "interface made, and its units link to them; add BrandParticipantInterface before the interfaces "
+                "that need electrodes (SpikeTimes streams)."
+            )
         if nwbfile.subject is None and metadata.get("Subject", {}).get("subject_id"):
             add_subject_to_nwbfile(nwbfile=nwbfile, metadata={"Subject": metadata["Subject"]})
         groups = [
