@@ -30,6 +30,7 @@ from .cli_common import (
     UsageError,
     add_source_arguments,
     checked_source_arguments,
+    refuse_output_onto_input,
 )
 from .cli_exportnwb import add_exportnwb_parser
 from .cli_validate import add_validate_parser
@@ -178,6 +179,16 @@ def run_convert(args: argparse.Namespace) -> int:
     ):
         if path is not None and not path.is_file():
             raise UsageError(f"{option} {path}: no such file.")
+    refuse_output_onto_input(
+        args.output,
+        {
+            "the source": source,
+            "the --participant file": args.participant,
+            "the --devices file": args.devices,
+            "the --metadata file": args.metadata,
+            "the --backend-config file": args.backend_config,
+        },
+    )
     if args.output.exists() and not args.overwrite:
         raise UsageError(f"{args.output} already exists; pass --overwrite to replace it.")
     if args.spool_dir is not None:

@@ -21,7 +21,7 @@ from .interfaces.participant import BrandParticipantInterface
 from .interfaces.recording import BrandRecordingInterface, find_recording_streams
 from .interfaces.registry import interface_class_for
 from .interfaces.stream_timestamps import BrandStreamTimestampsInterface
-from .output_files import atomic_output, write_nwbfile
+from .output_files import atomic_output, check_output_is_not_input, write_nwbfile
 from .session import BrandSession
 from .stream_spool import session_spool
 
@@ -110,6 +110,9 @@ class BrandConverter(NWBConverter):
         # One session for the graph and every interface: closing it in between would index the source twice.
         with BrandSession.open(file_path, redis_server_path=redis_server_path) as session:
             graph = session.graph(brand_base_dir=brand_base_dir)
+            self._read_files = {f"the node YAML {path.name}": path for path in graph.node_yaml_files}
+            if session.location.kind == "rdb":
+                self._read_files["the .rdb source"] = Path(session.location.target)
             present = set(session.source.stream_names())
             if recording_streams is None:
                 recording_streams = find_recording_streams(graph, present) if include_raw else []
@@ -149,6 +152,18 @@ class BrandConverter(NWBConverter):
                     )
         self.data_interface_classes = {name: type(obj) for name, obj in self.data_interface_objects.items()}
         self.participant_file, self.devices_file = participant_file, devices_file
+
+    def input_files(self) -> dict[str, Path]:
+        """The files the conversion reads, by description: the ``.rdb``, participant, devices, node YAMLs.
+
+        :meth:`write` and :meth:`run_conversion` refuse an output that is one of them (see
+        :func:`~neuroconv_brand.output_files.check_output_is_not_input`).
+        """
+        files = dict(self._read_files)
+        participant = self.data_interface_objects.get("Participant")
+        if participant is not None:
+            files.update(participant.input_files())
+        return files
 
     @staticmethod
     def _participant_interface(participant_file, devices_file, file_path, brand_base_dir, redis_server_path):
@@ -277,6 +292,8 @@ class BrandConverter(NWBConverter):
         if metadata is not None:
             with metadata_errors_explained():
                 self.validate_metadata(metadata=metadata, append_mode=append_on_disk_nwbfile)
+        if nwbfile_path is not None:
+            check_output_is_not_input(nwbfile_path, self.input_files())
         if append_on_disk_nwbfile or nwbfile_path is None:
             super().run_conversion(
                 nwbfile_path=nwbfile_path,
@@ -318,6 +335,7 @@ class BrandConverter(NWBConverter):
             self.validate_metadata(metadata=metadata)
         self.validate_conversion_options(conversion_options=conversion_options)
         self.temporally_align_data_interfaces(metadata=metadata, conversion_options=conversion_options)
+        check_output_is_not_input(nwbfile_path, self.input_files())
         if Path(nwbfile_path).exists() and not overwrite:
             raise FileExistsError(
                 f"{nwbfile_path} already exists; pass overwrite=True (--overwrite) to replace it."
