@@ -35,6 +35,7 @@ from .cli_common import (
 from .cli_exportnwb import add_exportnwb_parser
 from .cli_validate import add_validate_parser
 from .errors import BrandError, ConfigurationError
+from .interruption import stop_on_signals
 from .session import BrandSession
 from .stream_spool import READ_WORKERS_VARIABLE, SPOOL_DIR_VARIABLE
 
@@ -419,7 +420,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_USAGE
     debug = bool(getattr(args, "debug", False))
     try:
-        return args.handler(args)
+        with stop_on_signals():
+            return args.handler(args)
     except UsageError as error:
         _report(f"{error}\nRun '{PROG} {args.command} --help' for the options.", debug)
         return EXIT_USAGE

@@ -38,6 +38,7 @@ from .cli_common import (
 )
 from .errors import BrandError, ConfigurationError
 from .graph_eras import normalize_derivatives
+from .interruption import stop_on_signals
 from .session import BrandSession
 from .sources.redis_source import make_client, translated_redis_errors
 
@@ -335,7 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_request:
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_USAGE
     try:
-        return run(args)
+        with stop_on_signals():
+            return run(args)
     except UsageError as error:
         _report(str(error), args.debug)
         return EXIT_USAGE

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from .errors import ConfigurationError
+from .interruption import check_interrupted, deferred_interrupts
 
 #: What names an input: a description (e.g. ``"the .rdb source"``) -> its path.
 InputFiles = Mapping[str, "str | os.PathLike"]
@@ -105,12 +106,14 @@ def atomic_output(
     partial = target.with_name(f".{target.stem}.partial-{uuid.uuid4().hex[:8]}{target.suffix}")
     try:
         yield partial
+        check_interrupted()  # one dropped while the file was written: the partial file is not committed
         if target.exists():
             _remove(target)
         os.replace(partial, target)
     finally:
-        if partial.exists():
-            _remove(partial)
+        with deferred_interrupts():
+            if partial.exists() or partial.is_symlink():
+                _remove(partial)
 
 
 def write_nwbfile(
