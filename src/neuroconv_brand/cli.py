@@ -13,6 +13,7 @@ is wrong (unknown option, missing argument, a path that does not exist), 130 int
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -36,6 +37,7 @@ from .cli_exportnwb import add_exportnwb_parser
 from .cli_validate import add_validate_parser
 from .errors import BrandError, ConfigurationError
 from .interruption import stop_on_signals
+from .output_files import OutputSpaceError
 from .session import BrandSession
 from .stream_spool import READ_WORKERS_VARIABLE, SPOOL_DIR_VARIABLE
 
@@ -425,6 +427,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         _report(f"{error}\nRun '{PROG} {args.command} --help' for the options.", debug)
         return EXIT_USAGE
+    except OutputSpaceError as error:
+        _report(str(error), debug)
     except BrandError as error:
         _report(str(error), debug)
         return EXIT_FAILURE
@@ -441,6 +445,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             debug,
         )
         return EXIT_FAILURE
+    return _exit_after_full_disk()
+
+
+def _exit_after_full_disk() -> int:
+    """Exit now, after the output's disk filled up, once the spool files are gone.
+
+    HDF5 cannot close objects of a file whose writes failed; the library then crashes when it shuts down at exit
+    (a segmentation fault after the error line), so the process leaves without shutting it down.
+    """
+    gc.collect()  # the interfaces, and with them the session and its spool folder, are released
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_FAILURE)
 
 
 def package_version() -> str:

@@ -8,21 +8,118 @@ holding one) is refused before anything is written, whatever ``overwrite`` says.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from .errors import ConfigurationError
+from .errors import BrandError, ConfigurationError
 from .interruption import check_interrupted, deferred_interrupts
 
 #: What names an input: a description (e.g. ``"the .rdb source"``) -> its path.
 InputFiles = Mapping[str, "str | os.PathLike"]
 
 
+#: Write errors that mean the output's (or spool's) file system has no room: full, a quota, a file-size limit.
+NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+#: What each of them means for the user.
+_NO_SPACE_REASONS = {
+    errno.ENOSPC: "the file system is full",
+    errno.EDQUOT: "your disk quota there is used up",
+    errno.EFBIG: "the file reached the largest file allowed (the shell's file-size limit, `ulimit -f`, or the file system's)",
+}
+
+
 class OutputIsInputError(ConfigurationError):
     """The output path is (or, for a Zarr folder, holds) one of the conversion's inputs."""
+
+
+class OutputSpaceError(BrandError):
+    """The output's file system ran out of space (or a quota or file-size limit) while the file was written."""
+
+
+def no_space_errno(error: BaseException) -> int | None:
+    """The out-of-space errno behind ``error`` (an OSError, or h5py's RuntimeError quoting ``errno = 28``), else None."""
+    for cause in (error, error.__cause__, error.__context__):
+        if isinstance(cause, OSError) and cause.errno in NO_SPACE_ERRNOS:
+            return cause.errno
+    quoted = re.search(r"errno = (\d+)", str(error))
+    if quoted and int(quoted.group(1)) in NO_SPACE_ERRNOS:
+        return int(quoted.group(1))
+    return None
+
+
+def _mount_point(path: Path) -> Path:
+    path = Path(os.path.realpath(path))
+    while not os.path.ismount(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _allocated(path: Path) -> int:
+    """Bytes ``path`` (a file, or a folder's files) takes on disk."""
+    files = [item for item in path.rglob("*") if item.is_file()] if path.is_dir() else [path]
+    return sum(item.stat().st_blocks * 512 for item in files if item.exists())
+
+
+@contextlib.contextmanager
+def _quiet_out_of_space_reports() -> Iterator[None]:
+    """Within the block, drop h5py's reports of its objects that cannot be freed on a full disk.
+
+    After the first failed write, every h5py object freed tries to flush its file again and fails; h5py prints each
+    failure twice (``Exception ignored in ... ObjectID.__dealloc__``). The one error that matters is raised and
+    reported as :class:`OutputSpaceError`.
+    """
+    previous_excepthook, previous_unraisablehook = sys.excepthook, sys.unraisablehook
+
+    def excepthook(kind, value, traceback) -> None:
+        if no_space_errno(value) is None:
+            previous_excepthook(kind, value, traceback)
+
+    def unraisablehook(unraisable) -> None:
+        if no_space_errno(unraisable.exc_value) is None:
+            previous_unraisablehook(unraisable)
+
+    sys.excepthook, sys.unraisablehook = excepthook, unraisablehook
+    try:
+        yield
+    finally:
+        sys.excepthook, sys.unraisablehook = previous_excepthook, previous_unraisablehook
+
+
+@contextlib.contextmanager
+def _space_released_on_failure(target: Path, partial: Path) -> Iterator[None]:
+    """Report a write of ``target`` that ran out of space, and empty its partial file before the writer closes it.
+
+    After a failed write the HDF5 library cannot close the file's objects, so it keeps the file open, and its space
+    taken, until the process exits, even once the file is removed; emptied, it gives the space back at once.
+    """
+    try:
+        yield
+    except (OSError, RuntimeError) as error:
+        number = no_space_errno(error)
+        if number is None:
+            raise
+        space_error = output_space_error(target, partial, number)
+        if partial.is_file():
+            os.truncate(partial, 0)
+        raise space_error from error
+
+
+def output_space_error(target: Path, partial: Path, number: int) -> OutputSpaceError:
+    """The error for a write of ``target`` (through ``partial``) that failed with ``number`` (an errno)."""
+    mount = _mount_point(target.parent)
+    usage = shutil.disk_usage(target.parent)
+    return OutputSpaceError(
+        f"no room to write {target}: {_NO_SPACE_REASONS[number]} ({os.strerror(number)}; file system {mount}, "
+        f"{usage.free / 1e6:.1f} MB free of {usage.total / 1e6:.1f} MB) when the file had grown to "
+        f"{_allocated(partial) / 1e6:.1f} MB. Free space there or write the output elsewhere (-o); the partial file "
+        "was removed."
+    )
 
 
 def same_file(first: str | os.PathLike, second: str | os.PathLike) -> bool:
@@ -105,7 +202,13 @@ def atomic_output(
     # Hidden, beside the target (same file system, so the final rename is atomic), same suffix for pynwb.
     partial = target.with_name(f".{target.stem}.partial-{uuid.uuid4().hex[:8]}{target.suffix}")
     try:
-        yield partial
+        try:
+            yield partial
+        except (OSError, RuntimeError) as error:
+            number = no_space_errno(error)
+            if number is None:
+                raise
+            raise output_space_error(target, partial, number) from error
         check_interrupted()  # one dropped while the file was written: the partial file is not committed
         if target.exists():
             _remove(target)
@@ -146,13 +249,25 @@ def write_nwbfile(
     inputs : mapping of str to path, optional
         The files the conversion read, by description: the target may not be one of them.
     """
-    from neuroconv.tools.nwb_helpers import configure_and_write_nwbfile
+    from neuroconv.tools.nwb_helpers import (
+        BACKEND_NWB_IO,
+        configure_backend,
+        get_default_backend_configuration,
+    )
 
-    with atomic_output(nwbfile_path, overwrite=overwrite, inputs=inputs) as partial:
-        configure_and_write_nwbfile(
-            nwbfile=nwbfile,
-            nwbfile_path=partial,
-            backend=backend,
-            backend_configuration=backend_configuration,
-        )
+    # NeuroConv's configure_and_write_nwbfile, with a full disk handled inside the writer's block.
+    if backend_configuration is None:
+        backend_configuration = get_default_backend_configuration(nwbfile, backend=backend or "hdf5")
+    configure_backend(nwbfile=nwbfile, backend_configuration=backend_configuration)
+    with (
+        atomic_output(nwbfile_path, overwrite=overwrite, inputs=inputs) as partial,
+        _quiet_out_of_space_reports(),
+    ):
+        with BACKEND_NWB_IO[backend_configuration.backend](partial, mode="w") as io:
+            with _space_released_on_failure(Path(nwbfile_path), partial):
+                if nwbfile.read_io is not None:  # exporting a file read from disk
+                    nwbfile.set_modified()
+                    io.export(nwbfile=nwbfile, src_io=nwbfile.read_io, write_args=dict(link_data=False))
+                else:
+                    io.write(nwbfile)
     return Path(nwbfile_path)

@@ -16,7 +16,6 @@ temporary folder (``$TMPDIR``, see :func:`tempfile.gettempdir`).
 
 from __future__ import annotations
 
-import errno
 import itertools
 import multiprocessing
 import os
@@ -35,6 +34,7 @@ from .decoding import OnBadEntry
 from .errors import BrandError
 from .interruption import deferred_interrupts
 from .iterators import SpooledColumnIterator
+from .output_files import NO_SPACE_ERRNOS
 from .session import BrandSession
 from .specs import KeySpec, StreamSpec
 from .spool_files import ColumnReader, SpooledArray, SpooledKey, SpooledTimeline, timeline_readers
@@ -45,7 +45,7 @@ SPOOL_DIR_VARIABLE = "NEUROCONV_BRAND_SPOOL_DIR"
 
 
 #: Write errors that mean the spool folder is full (or a file-size or quota limit is reached).
-_NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+_NO_SPACE = NO_SPACE_ERRNOS
 
 
 class SpoolSpaceError(BrandError):
