@@ -249,6 +249,8 @@ def run_convert(args: argparse.Namespace) -> int:
     size_mb = _path_size(args.output) / 1e6
     print(f"wrote {args.output} ({size_mb:.1f} MB, {args.backend}) in {time.perf_counter() - started:.1f} s")
     print(f"converted: {', '.join(written)}")
+    if converter.snapshot_note:
+        print(converter.snapshot_note)
     if args.inspect:
         return _inspect_output(args.output)
     return EXIT_OK

@@ -15,6 +15,7 @@ from neuroconv.utils import get_json_schema_from_method_signature
 from pynwb import NWBFile
 
 from .backend_edits import apply_dataset_edits
+from .clocks import session_start_datetime
 from .compression_presets import apply_compression_preset, parse_compression
 from .errors import ConfigurationError, GraphError, MetadataFileError
 from .interfaces.participant import BrandParticipantInterface
@@ -39,6 +40,15 @@ def metadata_errors_explained() -> Iterator[None]:
         raise ConfigurationError(
             f"metadata{path or ' (top level)'}: {error.message}. Fix it in the metadata you pass (--metadata FILE)."
         ) from None
+
+
+def snapshot_note(session: BrandSession) -> str | None:
+    """The instant every stream of ``session`` is read up to, as a sentence (None for a source without entries)."""
+    end = session.source.snapshot_end()
+    if end is None:
+        return None
+    when = session_start_datetime(end.ms).isoformat(timespec="milliseconds")
+    return f"Every BRAND stream read up to Redis entry id {end} ({when}) from {session.location.description}."
 
 
 class BrandConverter(NWBConverter):
@@ -110,6 +120,7 @@ class BrandConverter(NWBConverter):
         # One session for the graph and every interface: closing it in between would index the source twice.
         with BrandSession.open(file_path, redis_server_path=redis_server_path) as session:
             graph = session.graph(brand_base_dir=brand_base_dir)
+            self.snapshot_note = snapshot_note(session)
             self._read_files = {f"the node YAML {path.name}": path for path in graph.node_yaml_files}
             if session.location.kind == "rdb":
                 self._read_files["the .rdb source"] = Path(session.location.target)
@@ -152,6 +163,14 @@ class BrandConverter(NWBConverter):
                     )
         self.data_interface_classes = {name: type(obj) for name, obj in self.data_interface_objects.items()}
         self.participant_file, self.devices_file = participant_file, devices_file
+
+    def get_metadata(self) -> dict:
+        """NeuroConv's metadata, with the instant every stream was read up to in ``NWBFile.notes``."""
+        metadata = super().get_metadata()
+        if self.snapshot_note:
+            notes = metadata["NWBFile"].get("notes")
+            metadata["NWBFile"]["notes"] = f"{notes}\n{self.snapshot_note}" if notes else self.snapshot_note
+        return metadata
 
     def input_files(self) -> dict[str, Path]:
         """The files the conversion reads, by description: the ``.rdb``, participant, devices, node YAMLs.
