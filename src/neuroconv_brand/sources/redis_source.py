@@ -148,6 +148,7 @@ class RedisStreamSource(StreamSource):
 
     def _end(self, end: EntryId | None) -> EntryId | None:
         return end if self.cut is None or (end is not None and end <= self.cut) else self.cut
+
     def stream_names(self) -> list[str]:
         """Every key of type stream (``SCAN ... TYPE stream``; per-key TYPE on Redis < 6)."""
         with translated_redis_errors(self.description):
