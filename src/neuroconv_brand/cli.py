@@ -412,6 +412,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code (the ``neuroconv-brand`` console script).
 
+    SIGINT and SIGTERM stop a running command with exit code 130 (:mod:`neuroconv_brand.interruption`). After a
+    full output disk the process exits at once with code 1 (see ``_exit_after_full_disk``): the HDF5 library would
+    crash while shutting down.
+
     Parameters
     ----------
     argv : sequence of str, optional

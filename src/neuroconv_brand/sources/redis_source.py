@@ -1,6 +1,6 @@
 """A live Redis server (TCP, TLS or unix socket) as a :class:`StreamSource`.
 
-Only read commands are sent (SCAN, TYPE, XLEN, XRANGE, XREVRANGE, PING), so a user restricted to
+Only read commands are sent (SCAN, TYPE, XLEN, XRANGE, XREVRANGE, PING, and TIME if allowed), so a user restricted to
 ``+@read`` is enough. redis-py errors are translated into the package's hierarchy at this boundary.
 """
 
