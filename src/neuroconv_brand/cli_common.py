@@ -78,7 +78,7 @@ def checked_source_arguments(args: argparse.Namespace) -> tuple[str, Path | None
 
 def refuse_output_onto_input(output: Path, inputs: dict[str, str | Path | None]) -> None:
     """Raise :class:`UsageError` when ``output`` is one of the command's input files (whatever ``--overwrite``)."""
-    from .output_files import OutputIsInputError, check_output_is_not_input
+    from .input_protection import OutputIsInputError, check_output_is_not_input
 
     try:
         check_output_is_not_input(output, inputs)

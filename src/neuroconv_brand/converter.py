@@ -18,11 +18,12 @@ from .backend_edits import apply_dataset_edits
 from .clocks import session_start_datetime
 from .compression_presets import apply_compression_preset, parse_compression
 from .errors import ConfigurationError, GraphError, MetadataFileError
+from .input_protection import check_output_is_not_input
 from .interfaces.participant import BrandParticipantInterface
 from .interfaces.recording import BrandRecordingInterface, find_recording_streams
 from .interfaces.registry import interface_class_for
 from .interfaces.stream_timestamps import BrandStreamTimestampsInterface
-from .output_files import atomic_output, check_output_is_not_input, write_nwbfile
+from .output_files import atomic_output, write_nwbfile
 from .session import BrandSession
 from .stream_spool import session_spool
 

@@ -1,69 +1,28 @@
 """Write an NWB file (HDF5) or folder (Zarr) so that the target path only ever holds a complete file.
 
 Writing goes to a hidden temporary path beside the target, which replaces the target only on success. A target
-that is one of the conversion's own inputs (the same file by path, through links, or by inode; or a folder
-holding one) is refused before anything is written, whatever ``overwrite`` says.
+that is one of the conversion's own inputs is refused before anything is written (:mod:`.input_protection`), and
+a disk that fills up is one clear error (:class:`OutputSpaceError`), with nothing left behind.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
-import re
 import shutil
 import sys
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import BrandError, ConfigurationError
+from .disk_space import NO_SPACE_REASONS, allocated_bytes, mount_point, no_space_errno
+from .errors import BrandError
+from .input_protection import InputFiles, check_output_is_not_input
 from .interruption import check_interrupted, deferred_interrupts
-
-#: What names an input: a description (e.g. ``"the .rdb source"``) -> its path.
-InputFiles = Mapping[str, "str | os.PathLike"]
-
-
-#: Write errors that mean the output's (or spool's) file system has no room: full, a quota, a file-size limit.
-NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
-#: What each of them means for the user.
-_NO_SPACE_REASONS = {
-    errno.ENOSPC: "the file system is full",
-    errno.EDQUOT: "your disk quota there is used up",
-    errno.EFBIG: "the file reached the largest file allowed (the shell's file-size limit, `ulimit -f`, or the file system's)",
-}
-
-
-class OutputIsInputError(ConfigurationError):
-    """The output path is (or, for a Zarr folder, holds) one of the conversion's inputs."""
 
 
 class OutputSpaceError(BrandError):
     """The output's file system ran out of space (or a quota or file-size limit) while the file was written."""
-
-
-def no_space_errno(error: BaseException) -> int | None:
-    """The out-of-space errno behind ``error`` (an OSError, or h5py's RuntimeError quoting ``errno = 28``), else None."""
-    for cause in (error, error.__cause__, error.__context__):
-        if isinstance(cause, OSError) and cause.errno in NO_SPACE_ERRNOS:
-            return cause.errno
-    quoted = re.search(r"errno = (\d+)", str(error))
-    if quoted and int(quoted.group(1)) in NO_SPACE_ERRNOS:
-        return int(quoted.group(1))
-    return None
-
-
-def _mount_point(path: Path) -> Path:
-    path = Path(os.path.realpath(path))
-    while not os.path.ismount(path) and path != path.parent:
-        path = path.parent
-    return path
-
-
-def _allocated(path: Path) -> int:
-    """Bytes ``path`` (a file, or a folder's files) takes on disk."""
-    files = [item for item in path.rglob("*") if item.is_file()] if path.is_dir() else [path]
-    return sum(item.stat().st_blocks * 512 for item in files if item.exists())
 
 
 @contextlib.contextmanager
@@ -112,56 +71,14 @@ def _space_released_on_failure(target: Path, partial: Path) -> Iterator[None]:
 
 def output_space_error(target: Path, partial: Path, number: int) -> OutputSpaceError:
     """The error for a write of ``target`` (through ``partial``) that failed with ``number`` (an errno)."""
-    mount = _mount_point(target.parent)
+    mount = mount_point(target.parent)
     usage = shutil.disk_usage(target.parent)
     return OutputSpaceError(
-        f"no room to write {target}: {_NO_SPACE_REASONS[number]} ({os.strerror(number)}; file system {mount}, "
+        f"no room to write {target}: {NO_SPACE_REASONS[number]} ({os.strerror(number)}; file system {mount}, "
         f"{usage.free / 1e6:.1f} MB free of {usage.total / 1e6:.1f} MB) when the file had grown to "
-        f"{_allocated(partial) / 1e6:.1f} MB. Free space there or write the output elsewhere (-o); the partial file "
+        f"{allocated_bytes(partial) / 1e6:.1f} MB. Free space there or write the output elsewhere (-o); the partial file "
         "was removed."
     )
-
-
-def same_file(first: str | os.PathLike, second: str | os.PathLike) -> bool:
-    """Whether two paths name one file: the same inode when both exist, else the same resolved path."""
-    try:
-        return os.path.samefile(first, second)
-    except OSError:  # one of them does not exist (yet): compare where the links lead
-        return os.path.realpath(first) == os.path.realpath(second)
-
-
-def _inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
-    return Path(os.path.realpath(folder)) in Path(os.path.realpath(path)).parents
-
-
-def check_output_is_not_input(output: str | os.PathLike, inputs: InputFiles) -> None:
-    """Refuse an output that would replace one of ``inputs`` (or, as a folder, delete one).
-
-    Parameters
-    ----------
-    output : path
-        The NWB file (HDF5) or folder (Zarr) about to be written.
-    inputs : mapping of str to path
-        What the conversion reads, by description (``{"the .rdb source": "S.rdb", ...}``).
-
-    Raises
-    ------
-    OutputIsInputError
-        Naming the output and the input; nothing has been written.
-    """
-    for what, path in inputs.items():
-        if path is None:
-            continue
-        if same_file(output, path):
-            raise OutputIsInputError(
-                f"the output {output} is {what} {path}: writing it would destroy an input of the conversion "
-                "(even with --overwrite, this is refused). Choose another output path."
-            )
-        if os.path.isdir(output) and _inside(path, output):
-            raise OutputIsInputError(
-                f"the output {output} is a folder that holds {what} {path}: replacing it would delete an input "
-                "of the conversion. Choose another output path."
-            )
 
 
 def _remove(path: Path) -> None:

@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from .decoding import OnBadEntry
+from .disk_space import NO_SPACE_ERRNOS
 from .errors import BrandError
 from .interruption import deferred_interrupts
 from .iterators import SpooledColumnIterator
-from .output_files import NO_SPACE_ERRNOS
 from .session import BrandSession
 from .specs import KeySpec, StreamSpec
 from .spool_files import ColumnReader, SpooledArray, SpooledKey, SpooledTimeline, timeline_readers

@@ -22,8 +22,8 @@ import yaml
 from neuroconv import BaseDataInterface, NWBConverter
 
 from .errors import BrandError
+from .input_protection import OutputIsInputError, check_output_is_not_input, same_file
 from .neuroconv_registration import brand_classes
-from .output_files import OutputIsInputError, check_output_is_not_input, same_file
 from .schemas_io import json_compatible, validate_document
 
 SCHEMA_NAME = "yaml_specification"
