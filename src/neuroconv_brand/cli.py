@@ -13,6 +13,7 @@ is wrong (unknown option, missing argument, a path that does not exist), 130 int
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -30,10 +31,13 @@ from .cli_common import (
     UsageError,
     add_source_arguments,
     checked_source_arguments,
+    refuse_output_onto_input,
 )
 from .cli_exportnwb import add_exportnwb_parser
 from .cli_validate import add_validate_parser
 from .errors import BrandError, ConfigurationError
+from .interruption import stop_on_signals
+from .output_files import OutputSpaceError
 from .session import BrandSession
 from .stream_spool import READ_WORKERS_VARIABLE, SPOOL_DIR_VARIABLE
 
@@ -179,6 +183,16 @@ def run_convert(args: argparse.Namespace) -> int:
     ):
         if path is not None and not path.is_file():
             raise UsageError(f"{option} {path}: no such file.")
+    refuse_output_onto_input(
+        args.output,
+        {
+            "the source": source,
+            "the --participant file": args.participant,
+            "the --devices file": args.devices,
+            "the --metadata file": args.metadata,
+            "the --backend-config file": args.backend_config,
+        },
+    )
     if args.output.exists() and not args.overwrite:
         raise UsageError(f"{args.output} already exists; pass --overwrite to replace it.")
     if args.spool_dir is not None:
@@ -239,6 +253,8 @@ def run_convert(args: argparse.Namespace) -> int:
     print(f"converted: {', '.join(written)}")
     if subject_note is not None:
         print(subject_note, file=sys.stderr)
+    if converter.snapshot_note:
+        print(converter.snapshot_note)
     if args.inspect:
         return _inspect_output(args.output)
     return EXIT_OK
@@ -400,6 +416,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code (the ``neuroconv-brand`` console script).
 
+    SIGINT and SIGTERM stop a running command with exit code 130 (:mod:`neuroconv_brand.interruption`). After a
+    full output disk the process exits at once with code 1 (see ``_exit_after_full_disk``): the HDF5 library would
+    crash while shutting down.
+
     Parameters
     ----------
     argv : sequence of str, optional
@@ -412,10 +432,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_USAGE
     debug = bool(getattr(args, "debug", False))
     try:
-        return args.handler(args)
+        with stop_on_signals():
+            return args.handler(args)
     except UsageError as error:
         _report(f"{error}\nRun '{PROG} {args.command} --help' for the options.", debug)
         return EXIT_USAGE
+    except OutputSpaceError as error:
+        _report(str(error), debug)
     except BrandError as error:
         _report(str(error), debug)
         return EXIT_FAILURE
@@ -432,6 +455,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             debug,
         )
         return EXIT_FAILURE
+    return _exit_after_full_disk()
+
+
+def _exit_after_full_disk() -> int:
+    """Exit now, after the output's disk filled up, once the spool files are gone.
+
+    HDF5 cannot close objects of a file whose writes failed; the library then crashes when it shuts down at exit
+    (a segmentation fault after the error line), so the process leaves without shutting it down.
+    """
+    gc.collect()  # the interfaces, and with them the session and its spool folder, are released
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_FAILURE)
 
 
 def package_version() -> str:

@@ -74,3 +74,13 @@ def checked_source_arguments(args: argparse.Namespace) -> tuple[str, Path | None
                 f"--redis-server {server}: no such file; give the path of a redis-server binary."
             )
     return args.source, base_dir, server
+
+
+def refuse_output_onto_input(output: Path, inputs: dict[str, str | Path | None]) -> None:
+    """Raise :class:`UsageError` when ``output`` is one of the command's input files (whatever ``--overwrite``)."""
+    from .input_protection import OutputIsInputError, check_output_is_not_input
+
+    try:
+        check_output_is_not_input(output, inputs)
+    except OutputIsInputError as error:
+        raise UsageError(str(error)) from None

@@ -26,6 +26,7 @@ from .converter_alignment import (
 )
 from .errors import ConfigurationError, GraphError, MetadataFileError
 from .flat_options import expand_flat_options, flat_options_schema
+from .input_protection import check_output_is_not_input
 from .interfaces.participant import BrandParticipantInterface
 from .interfaces.recording import BrandRecordingInterface, find_recording_streams
 from .interfaces.registry import interface_class_for
@@ -49,6 +50,15 @@ def metadata_errors_explained() -> Iterator[None]:
         raise ConfigurationError(
             f"metadata{path or ' (top level)'}: {error.message}. Fix it in the metadata you pass (--metadata FILE)."
         ) from None
+
+
+def snapshot_note(session: BrandSession) -> str | None:
+    """The instant every stream of ``session`` is read up to, as a sentence (None for a source without entries)."""
+    end = session.source.snapshot_end()
+    if end is None:
+        return None
+    when = session_start_datetime(end.ms).isoformat(timespec="milliseconds")
+    return f"Every BRAND stream read up to Redis entry id {end} ({when}) from {session.location.description}."
 
 
 class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
@@ -121,6 +131,10 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
         # One session for the graph and every interface: closing it in between would index the source twice.
         with BrandSession.open(file_path, redis_server_path=redis_server_path) as session:
             graph = session.graph(brand_base_dir=brand_base_dir)
+            self.snapshot_note = snapshot_note(session)
+            self._read_files = {f"the node YAML {path.name}": path for path in graph.node_yaml_files}
+            if session.location.kind == "rdb":
+                self._read_files["the .rdb source"] = Path(session.location.target)
             present = set(session.source.stream_names())
             if recording_streams is None:
                 raw = find_recording_streams(graph, present)
@@ -165,6 +179,18 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
         link_followers(self.data_interface_objects)
         #: How far (s) the conversion moved everything so that no time is negative; the start moves back as much.
         self.start_shift_s = 0.0
+
+    def input_files(self) -> dict[str, Path]:
+        """The files the conversion reads, by description: the ``.rdb``, participant, devices, node YAMLs.
+
+        :meth:`write` and :meth:`run_conversion` refuse an output that is one of them (see
+        :func:`~neuroconv_brand.output_files.check_output_is_not_input`).
+        """
+        files = dict(self._read_files)
+        participant = self.data_interface_objects.get("Participant")
+        if participant is not None:
+            files.update(participant.input_files())
+        return files
 
     @staticmethod
     def _participant_interface(participant_file, devices_file, file_path, brand_base_dir, redis_server_path):
@@ -269,7 +295,7 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
         return self.start_shift_s + start_shift_for(self.earliest_time())
 
     def get_metadata(self, *args, **kwargs) -> dict:
-        """NeuroConv's merged metadata, with ``session_start_time`` at the earliest time written anywhere.
+        """NeuroConv's merged metadata: ``session_start_time`` at the earliest time written, the snapshot in notes.
 
         BRAND's first entry ids are not always the earliest times: sync-clock times of the first entries and
         monotonic stamps can lie before them. The start moves back as much, and the conversion shifts every time
@@ -278,6 +304,9 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
         metadata = super().get_metadata(*args, **kwargs)
         start = metadata["NWBFile"]["session_start_time"]
         metadata["NWBFile"]["session_start_time"] = earlier_start(start, self._start_offset())
+        if self.snapshot_note:  # the instant every stream was read up to
+            notes = metadata["NWBFile"].get("notes")
+            metadata["NWBFile"]["notes"] = f"{notes}\n{self.snapshot_note}" if notes else self.snapshot_note
         return metadata
 
     def temporally_align_data_interfaces(
@@ -373,6 +402,8 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
         if metadata is not None:
             with metadata_errors_explained():
                 self.validate_metadata(metadata=metadata, append_mode=append_on_disk_nwbfile)
+        if nwbfile_path is not None:
+            check_output_is_not_input(nwbfile_path, self.input_files())
         if append_on_disk_nwbfile or nwbfile_path is None:
             super().run_conversion(
                 nwbfile_path=nwbfile_path,
@@ -414,6 +445,7 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
             self.validate_metadata(metadata=metadata)
         self.validate_conversion_options(conversion_options=conversion_options)
         self.temporally_align_data_interfaces(metadata=metadata, conversion_options=conversion_options)
+        check_output_is_not_input(nwbfile_path, self.input_files())
         if Path(nwbfile_path).exists() and not overwrite:
             raise FileExistsError(
                 f"{nwbfile_path} already exists; pass overwrite=True (--overwrite) to replace it."

@@ -28,9 +28,17 @@ from pathlib import Path
 
 import redis
 
-from .cli_common import BRAND_BASE_DIR_ENV, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
+from .cli_common import (
+    BRAND_BASE_DIR_ENV,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    refuse_output_onto_input,
+)
 from .errors import BrandError, ConfigurationError
 from .graph_eras import normalize_derivatives
+from .interruption import stop_on_signals
 from .session import BrandSession
 from .sources.redis_source import make_client, translated_redis_errors
 
@@ -161,6 +169,15 @@ def output_path_from_config(client: redis.Redis, model: dict, brand_base_dir: Pa
     )
 
 
+def server_rdb_path(client: redis.Redis) -> Path | None:
+    """The file the server saves its dataset to (``CONFIG GET dir`` / ``dbfilename``), None if not allowed."""
+    try:
+        directory, dbfilename = _config_value(client, "dir"), _config_value(client, "dbfilename")
+    except redis.exceptions.ResponseError:  # NOPERM (ACL) or a renamed/disabled CONFIG
+        return None
+    return Path(directory) / dbfilename if directory and dbfilename else None
+
+
 def _config_value(client: redis.Redis, name: str) -> str | None:
     reply = client.config_get(name)
     value = reply.get(name, reply.get(name.encode()))
@@ -237,6 +254,10 @@ def export_session(args: argparse.Namespace, log: RedisLog | None = None) -> Exp
             warnings.simplefilter("ignore", FutureWarning)
             warnings.filterwarnings("ignore", message=".*compression may not be available")
             converter = BrandConverter(file_path=source, brand_base_dir=base_dir)
+            server_files = {"the Redis socket": args.redis_socket, "the Redis server's .rdb file": None}
+            with translated_redis_errors(session.location.description):
+                server_files["the Redis server's .rdb file"] = server_rdb_path(session.source.client)
+            refuse_output_onto_input(output, {**server_files, **converter.input_files()})
             output.parent.mkdir(parents=True, exist_ok=True)
             converter.run_conversion(
                 nwbfile_path=output, overwrite=args.overwrite, compression=args.compression
@@ -315,7 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_request:
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_USAGE
     try:
-        return run(args)
+        with stop_on_signals():
+            return run(args)
     except UsageError as error:
         _report(str(error), args.debug)
         return EXIT_USAGE

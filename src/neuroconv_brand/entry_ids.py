@@ -30,6 +30,11 @@ class EntryId(NamedTuple):
         except ValueError:
             raise ValueError(f"'{text}' is not a Redis stream entry id (expected '<ms>-<seq>')") from None
 
+    @classmethod
+    def last_of(cls, ms: int) -> EntryId:
+        """The largest id in millisecond ``ms``: ``last_of(ms - 1)`` ends a range just before ``ms``."""
+        return cls(ms, _MAX_SEQ)
+
     def successor(self) -> EntryId:
         """The smallest id strictly greater than this one (works on Redis < 6.2, which lacks ``(`` ranges)."""
         if self.seq < _MAX_SEQ:

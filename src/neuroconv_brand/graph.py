@@ -64,6 +64,8 @@ class Graph:
         The supergraph's nodes, {nickname: node settings}, as recorded.
     problems : list of str
         Non-fatal findings a user should see (missing node YAMLs, ignored settings, ...).
+    node_yaml_files : tuple of Path
+        The node YAMLs the stream definitions were read from.
     """
 
     era: Era
@@ -81,6 +83,7 @@ class Graph:
     streams: dict[str, StreamSpec] = field(default_factory=dict)
     nodes: dict[str, dict] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    node_yaml_files: tuple[Path, ...] = ()
 
     @property
     def enabled_streams(self) -> dict[str, StreamSpec]:
@@ -153,6 +156,7 @@ class Graph:
             streams=streams,
             nodes=nodes,
             problems=problems,
+            node_yaml_files=store.files_read,
         )
 
     @classmethod

@@ -11,6 +11,7 @@ from neuroconv.tools.hdmf import GenericDataChunkIterator
 
 from .decoding import OnBadEntry
 from .entry_ids import EntryId
+from .interruption import check_interrupted
 from .sources.base import StreamSource
 from .specs import StreamSpec
 from .spool_files import SpooledArray, SpooledKey
@@ -161,6 +162,7 @@ class ComputedColumnIterator(GenericDataChunkIterator):
         return (self._length,)
 
     def _get_data(self, selection: tuple[slice, ...]) -> np.ndarray:
+        check_interrupted()
         (rows,) = selection
         return np.asarray(self._compute(rows.start or 0, rows.stop), dtype=self._dtype)
 

@@ -113,6 +113,11 @@ class NodeYamlStore:
             )
         return default, ""
 
+    @property
+    def files_read(self) -> tuple[Path, ...]:
+        """The node YAMLs read so far."""
+        return tuple(self._outputs)
+
     def outputs(self, path: Path) -> dict[str, Any]:
         """Return the stream definitions (``RedisStreams.Outputs``) of a node YAML, cached by path.
 

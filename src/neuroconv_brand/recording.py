@@ -49,6 +49,7 @@ from .decoding import (
 from .entry_ids import EntryId, parse_entry_ids
 from .errors import ConfigurationError, GraphError, SourceError, StreamDecodeError
 from .graph import Graph
+from .interruption import check_interrupted
 from .session import BrandSession
 from .specs import KeySpec, StreamSpec
 from .streams import StreamReader, choose_batch_size, field_column
@@ -563,6 +564,7 @@ class BrandRecordingSegment(BaseRecordingSegment):
         channel_indices: list | np.ndarray | tuple | slice | None = None,
     ) -> np.ndarray:
         """Samples ``[start_frame, end_frame)`` of this segment, ``(time, channels)``, read lazily."""
+        check_interrupted()
         start = 0 if start_frame is None else int(start_frame)
         stop = self._num_samples if end_frame is None else min(int(end_frame), self._num_samples)
         traces = self._reader.read(self._first_sample + start, self._first_sample + max(stop, start))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .decoding import SyncLabels
+from .interruption import check_interrupted
 from .specs import KeySpec
 from .streams import EntryBatch
 
@@ -45,6 +46,7 @@ class SpooledArray:
 
     def append(self, block: np.ndarray) -> None:
         """Append rows (any array whose size is a whole number of rows)."""
+        check_interrupted()
         rows = np.ascontiguousarray(block, dtype=self.dtype).reshape(-1, *self.row_shape)
         view = memoryview(rows).cast("B")
         written = 0
@@ -54,6 +56,7 @@ class SpooledArray:
 
     def read_rows(self, start: int, stop: int) -> np.ndarray:
         """Rows ``[start, stop)`` as a new array of shape ``(stop - start, *row_shape)``."""
+        check_interrupted()
         stop = min(stop, self.rows)
         out = np.empty((max(stop - start, 0), *self.row_shape), dtype=self.dtype)
         view = memoryview(out).cast("B")

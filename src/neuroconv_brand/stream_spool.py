@@ -16,11 +16,11 @@ temporary folder (``$TMPDIR``, see :func:`tempfile.gettempdir`).
 
 from __future__ import annotations
 
-import errno
 import itertools
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import warnings
@@ -31,7 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from .decoding import OnBadEntry
+from .disk_space import NO_SPACE_ERRNOS
 from .errors import BrandError
+from .interruption import deferred_interrupts
 from .iterators import SpooledColumnIterator
 from .session import BrandSession
 from .specs import KeySpec, StreamSpec
@@ -43,7 +45,7 @@ SPOOL_DIR_VARIABLE = "NEUROCONV_BRAND_SPOOL_DIR"
 
 
 #: Write errors that mean the spool folder is full (or a file-size or quota limit is reached).
-_NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+_NO_SPACE = NO_SPACE_ERRNOS
 
 
 class SpoolSpaceError(BrandError):
@@ -181,7 +183,7 @@ class SessionSpool:
         global _WORKER_SESSION
         _WORKER_SESSION = self.session
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            with multiprocessing.get_context("fork").Pool(workers, initializer=_stop_with_parent) as pool:
                 for number, outcome in pool.imap_unordered(_read_in_worker, enumerate(jobs)):
                     if outcome is not None:
                         spec, on_bad_entry, _ = jobs[number]
@@ -221,7 +223,8 @@ class SessionSpool:
         """
         self.passes.clear()
         if self._folder is not None:
-            self._folder.cleanup()
+            with deferred_interrupts():
+                self._folder.cleanup()
             self._folder = None
 
 
@@ -244,6 +247,15 @@ def read_workers() -> int:
             raise ValueError(f"{READ_WORKERS_VARIABLE} must be a whole number, not {configured!r}") from None
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(usable, MAX_READ_WORKERS))
+
+
+def _stop_with_parent() -> None:
+    """In a forked worker: leave Ctrl-C to the parent, which stops the pool; die at once on its SIGTERM.
+
+    The parent removes the spool folder, so a worker killed mid-stream leaves nothing behind.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _read_in_worker(job: tuple[int, tuple]) -> tuple[int, tuple | None]:

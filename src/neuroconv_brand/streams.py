@@ -25,6 +25,7 @@ from .decoding import (
 )
 from .entry_ids import EntryId, parse_entry_ids
 from .gc_pause import paused_gc
+from .interruption import check_interrupted
 from .sources.base import Entry, EntryColumns, StreamSource
 from .specs import KeySpec, StreamSpec
 
@@ -135,6 +136,7 @@ class StreamReader:
         self.skipped_total = 0
         batches = self.source.iter_entry_batches(self.spec.name, start, end, self.batch_size)
         while True:
+            check_interrupted()
             with paused_gc():
                 entries = next(batches, None)
                 if entries is None:

@@ -7,9 +7,12 @@ the others. :func:`run_tasks` only chooses where the calls run.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import multiprocessing
+import os
+import signal
 import time
 import traceback
 import warnings
@@ -27,6 +30,7 @@ from neuroconv.utils import dict_deep_update
 
 from .backend_edits import apply_dataset_edits
 from .errors import BrandError
+from .interruption import deferred_interrupts, install_stop_handlers
 from .output_files import write_nwbfile
 from .yaml_spec import SessionTask, YamlSpecificationError
 
@@ -328,7 +332,9 @@ def run_tasks(tasks: Sequence[SessionTask], jobs: int = 1, dask_scheduler: Any =
 def _run_in_processes(tasks: Sequence[SessionTask], jobs: int) -> list[SessionResult]:
     context = multiprocessing.get_context(WORKER_START_METHOD)
     results: dict[int, SessionResult] = {}
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context)
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, len(tasks)), mp_context=context, initializer=install_stop_handlers
+    )
     try:
         futures: dict[Future, int] = {
             pool.submit(convert_session, task): number for number, task in enumerate(tasks)
@@ -339,6 +345,13 @@ def _run_in_processes(tasks: Sequence[SessionTask], jobs: int) -> list[SessionRe
                 results[number] = future.result()
             except Exception as exc:  # the worker died, or the task could not be sent to it
                 results[number] = _failed(tasks[number], _worker_failure(exc))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: each worker removes its partial output, then the run stops
+        for process in list(getattr(pool, "_processes", {}).values()):
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGINT)
+        with deferred_interrupts():
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise

@@ -22,6 +22,7 @@ import yaml
 from neuroconv import BaseDataInterface, NWBConverter
 
 from .errors import BrandError
+from .input_protection import OutputIsInputError, check_output_is_not_input, same_file
 from .neuroconv_registration import brand_classes
 from .schemas_io import json_compatible, validate_document
 
@@ -419,9 +420,41 @@ def plan_conversion(
             problems += session_problems
             if task is not None:
                 tasks.append(task)
+    problems += _outputs_onto_sources(label, tasks, spec_path)
     if problems:
         raise YamlSpecificationError(problems)
     return tasks
+
+
+def _path_arguments(source_data: dict, where: str) -> dict[str, str]:
+    """Every path argument of a (joined) ``source_data``, nested converters included, by JSON path."""
+    found = {}
+    for interface, arguments in source_data.items():
+        for name, value in arguments.items() if isinstance(arguments, dict) else ():
+            path = f"{where}.{interface}.{name}"
+            if name in PATH_ARGUMENTS and isinstance(value, str) and not _URL.match(value):
+                found[path] = value
+            elif name in PATH_LIST_ARGUMENTS and isinstance(value, list):
+                found.update({f"{path}[{i}]": item for i, item in enumerate(value) if isinstance(item, str)})
+            elif name == "source_data" and isinstance(value, dict):
+                found.update(_path_arguments(value, f"{path}"))
+    return found
+
+
+def _outputs_onto_sources(label: str, tasks: list[SessionTask], spec_path: Path) -> list[str]:
+    """Problems for outputs that would replace a source of any session, or the specification itself."""
+    sources = {"the specification": str(spec_path)}
+    for task in tasks:
+        for path, value in _path_arguments(task.source_data, f"{task.label}.source_data").items():
+            sources[f"the source {path}"] = value
+    problems = []
+    for task in tasks:
+        try:
+            check_output_is_not_input(task.nwbfile_path, sources)
+        except OutputIsInputError as error:
+            fix = "give the session another 'nwbfile_name', or write to another output folder"
+            problems.append(_problem(label, task.label, str(error).rstrip("."), fix))
+    return problems
 
 
 @dataclass(frozen=True)
@@ -480,8 +513,9 @@ def _plan_session(
             _problem(label, f"{where.path}.nwbfile_name", f"{name!r} {name_problem}", fix),
         ]
     target = output_folder / output_file_name(name, backend)
-    if target in targets:
-        problem = f"writes {target}, as {targets[target]} does"
+    same = next((other for other in targets if same_file(other, target)), None)
+    if same is not None:
+        problem = f"writes {target}, as {targets[same]} does" + (f" (as {same})" if same != target else "")
         return None, [
             *problems,
             _problem(label, where.path, problem, "give the sessions different 'nwbfile_name' values"),

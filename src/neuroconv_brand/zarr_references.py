@@ -31,6 +31,13 @@ class JsonReferencesNWBZarrIO(NWBZarrIO, _JsonObjectCodec):
     """``NWBZarrIO`` that writes object references with numcodecs' JSON codec instead of Pickle."""
 
 
+def nwb_io_class(backend: str) -> type:
+    """The IO class that writes ``backend`` ("hdf5" or "zarr"): NeuroConv's, with JSON references for Zarr."""
+    from neuroconv.tools.nwb_helpers import BACKEND_NWB_IO
+
+    return JsonReferencesNWBZarrIO if backend == "zarr" else BACKEND_NWB_IO[backend]
+
+
 _lock = threading.Lock()
 _depth = 0
 _replaced = None

@@ -232,6 +232,24 @@ def test_output_option_and_unix_socket(live_2025, tmp_path):
     assert len(read_back(output)["start"]) == len(live_2025.truth.trials)
 
 
+def test_output_that_is_an_input_is_refused_even_with_overwrite(live_2025, tmp_path):
+    session = live_2025
+    participant = session.truth.participant_file
+    server_rdb = session.folder / "RawData" / "RDB" / RDB_NAME
+    server_rdb.write_bytes(b"an earlier save")
+    saved = {path: path.read_bytes() for path in (participant, server_rdb)}
+    base = ["-n", "exportNWB", "-i", "127.0.0.1", "-p", str(session.port), "--overwrite"]
+    for output, what in ((participant, "the participant file"), (server_rdb, "the Redis server's .rdb file")):
+        result = run("cli", tmp_path, *base, "--output", str(output))
+        assert result.returncode == 2, result.stderr
+        assert (
+            f"error: the output {output} is {what} {output}: writing it would destroy an input"
+            in result.stderr
+        )
+    assert {path: path.read_bytes() for path in saved} == saved
+    server_rdb.unlink()
+
+
 @pytest.mark.parametrize("how", ["cli", "module"])
 def test_unknown_nickname_fails_listing_the_derivatives(live_2025, tmp_path, how):
     result = run(how, tmp_path, "-n", "exportNWBX", "-i", "127.0.0.1", "-p", str(live_2025.port))

@@ -146,6 +146,14 @@ class BrandParticipantInterface(JsonZarrReferencesMixin, BaseDataInterface):
         """Rows of the electrodes table (sum of the implants' ``electrode_qty``)."""
         return len(self.layout)
 
+    def input_files(self) -> dict[str, Path]:
+        """The files this interface reads, by description (an output may not be one of them)."""
+        files = {"the participant file": self.participant_path, "the devices file": self.devices_path}
+        for implant in self.participant.implants:
+            if implant.array_map is not None:
+                files[f"the array map of implant '{implant.name}'"] = implant.array_map
+        return files
+
     def get_metadata(self) -> DeepDict:
         """Subject, Devices, DeviceModels and Ecephys.ElectrodeGroups (dict-based, editable before writing)."""
         metadata = super().get_metadata()

@@ -148,5 +148,18 @@ class StreamSource(ABC):
         """
         yield from self.iter_batches(stream, start, end, batch_size)
 
+    def newest_entry_id(self) -> EntryId | None:
+        """The newest entry id over every stream (None when no stream has entries)."""
+        newest = [self.stream_stats(name).last_id for name in self.stream_names()]
+        return max((entry_id for entry_id in newest if entry_id is not None), default=None)
+
+    def snapshot_end(self) -> EntryId | None:
+        """The instant every stream is read up to: the newest entry id of a frozen source (a ``.rdb`` file).
+
+        A live source overrides it with the cut it took when it was opened, so that every stream ends at one
+        instant however long the conversion takes.
+        """
+        return self.newest_entry_id()
+
     def close(self) -> None:  # noqa: B027 - optional hook, most sources have nothing to release
         """Release connections, servers or file handles."""

@@ -1,6 +1,6 @@
 """A live Redis server (TCP, TLS or unix socket) as a :class:`StreamSource`.
 
-Only read commands are sent (SCAN, TYPE, XLEN, XRANGE, XREVRANGE, PING), so a user restricted to
+Only read commands are sent (SCAN, TYPE, XLEN, XRANGE, XREVRANGE, PING, and TIME if allowed), so a user restricted to
 ``+@read`` is enough. redis-py errors are translated into the package's hierarchy at this boundary.
 """
 
@@ -112,6 +112,7 @@ class RedisStreamSource(StreamSource):
         description: str,
         owns_client: bool = True,
         read_timeout: float | None = DEFAULT_READ_TIMEOUT,
+        cut: bool = True,
     ):
         self.client = client
         self.description = description
@@ -121,6 +122,32 @@ class RedisStreamSource(StreamSource):
         if owns_client and read_timeout is not None:
             client.connection_pool.connection_kwargs["socket_timeout"] = read_timeout
             client.connection_pool.disconnect()  # the next command reconnects with the read timeout
+        #: Every read ends at this id: the instant the source was opened (None reads to the current end).
+        self.cut: EntryId | None = None
+        if cut:
+            self.cut = self._take_cut()
+
+    def _take_cut(self) -> EntryId | None:
+        """Everything before the server's current millisecond (TIME), else up to the newest entry.
+
+        Redis gives a new entry an id at or after its clock's current millisecond, so no entry can be added at
+        or before the cut after this: every stream read up to it is a snapshot of one instant. A user limited to
+        ``+@read`` may not run TIME; the cut is then the newest entry id of any stream (exact to the millisecond:
+        another stream may still add an entry in that millisecond).
+        """
+        with translated_redis_errors(self.description):
+            try:
+                seconds, microseconds = self.client.time()
+            except redis.exceptions.NoPermissionError:
+                return self.newest_entry_id()
+        return EntryId.last_of(int(seconds) * 1000 + int(microseconds) // 1000 - 1)
+
+    def snapshot_end(self) -> EntryId | None:
+        """The cut taken when the source was opened (see :meth:`StreamSource.snapshot_end`)."""
+        return self.cut if self.cut is not None else self.newest_entry_id()
+
+    def _end(self, end: EntryId | None) -> EntryId | None:
+        return end if self.cut is None or (end is not None and end <= self.cut) else self.cut
 
     def stream_names(self) -> list[str]:
         """Every key of type stream (``SCAN ... TYPE stream``; per-key TYPE on Redis < 6)."""
@@ -136,12 +163,16 @@ class RedisStreamSource(StreamSource):
                 return sorted(_to_str(k) for k, t in zip(keys, types.execute()) if _to_str(t) == "stream")
 
     def stream_stats(self, stream: str) -> StreamStats:
-        """Length and first/last ids from XLEN, XRANGE COUNT 1 and XREVRANGE COUNT 1."""
+        """Length (XLEN) and first/last ids up to the cut (XRANGE / XREVRANGE COUNT 1).
+
+        On a stream still being written, the length also counts the entries added after the cut.
+        """
+        end = str(self.cut) if self.cut is not None else "+"
         with translated_redis_errors(self.description):
             pipe = self.client.pipeline(transaction=False)
             pipe.type(stream).xlen(stream)
-            pipe.execute_command("XRANGE", stream, "-", "+", "COUNT", 1)
-            pipe.execute_command("XREVRANGE", stream, "+", "-", "COUNT", 1)
+            pipe.execute_command("XRANGE", stream, "-", end, "COUNT", 1)
+            pipe.execute_command("XREVRANGE", stream, end, "-", "COUNT", 1)
             key_type, length, first, last = pipe.execute()
         if _to_str(key_type) != "stream":
             raise KeyError(stream)
@@ -154,16 +185,17 @@ class RedisStreamSource(StreamSource):
     def read_range(
         self, stream: str, start: EntryId | None = None, end: EntryId | None = None, count: int | None = None
     ) -> list[Entry]:
-        """XRANGE stream start end [COUNT count]."""
+        """XRANGE stream start end [COUNT count] (``end`` no later than the cut)."""
+        end = self._end(end)
         with translated_redis_errors(self.description):
             return self.client.xrange(
                 stream, min=str(start) if start else "-", max=str(end) if end else "+", count=count
             )
 
     def read_latest(self, stream: str, count: int = 1) -> list[Entry]:
-        """XREVRANGE stream + - COUNT count."""
+        """XREVRANGE stream cut - COUNT count (``+`` without a cut)."""
         with translated_redis_errors(self.description):
-            return self.client.xrevrange(stream, count=count)
+            return self.client.xrevrange(stream, max=str(self.cut) if self.cut else "+", count=count)
 
     def close(self) -> None:
         """Close the client if this source created it."""
