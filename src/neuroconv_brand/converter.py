@@ -14,27 +14,27 @@ from neuroconv.tools.nwb_helpers import get_default_backend_configuration
 from neuroconv.utils import get_json_schema_from_method_signature
 from pynwb import NWBFile
 
-from .backend_edits import apply_dataset_edits
-from .clocks import session_start_datetime
-from .compression_presets import apply_compression_preset, parse_compression
-from .converter_alignment import (
+from .errors import ConfigurationError, GraphError, MetadataFileError
+from .interfaces.alignment import (
     earlier_start,
     earliest_time,
     link_followers,
     shift_interfaces,
     start_shift_for,
 )
-from .errors import ConfigurationError, GraphError, MetadataFileError
-from .flat_options import expand_flat_options, flat_options_schema
-from .input_protection import check_output_is_not_input
+from .interfaces.flat_options import expand_flat_options, flat_options_schema
 from .interfaces.participant import BrandParticipantInterface
 from .interfaces.recording import BrandRecordingInterface, find_recording_streams
 from .interfaces.registry import interface_class_for
 from .interfaces.stream_timestamps import BrandStreamTimestampsInterface
-from .output_files import atomic_output, write_nwbfile
-from .session import BrandSession
-from .stream_spool import session_spool
-from .zarr_references import JsonZarrReferencesMixin
+from .nwb.backend_edits import apply_dataset_edits
+from .nwb.compression_presets import apply_compression_preset, parse_compression
+from .nwb.input_protection import check_output_is_not_input
+from .nwb.output_files import atomic_output, write_nwbfile
+from .nwb.zarr_references import JsonZarrReferencesMixin
+from .reading.stream_spool import session_spool
+from .sources.session import BrandSession
+from .timing.clocks import session_start_datetime
 
 #: Mechanisms in the order they are added: trials before the per-trial columns that need them.
 _MECHANISM_ORDER = ("Trial", "TrialInfo", "TimeSeries", "Position", "SpikeTimes")
@@ -184,7 +184,7 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
         """The files the conversion reads, by description: the ``.rdb``, participant, devices, node YAMLs.
 
         :meth:`write` and :meth:`run_conversion` refuse an output that is one of them (see
-        :func:`~neuroconv_brand.output_files.check_output_is_not_input`).
+        :func:`~neuroconv_brand.nwb.output_files.check_output_is_not_input`).
         """
         files = dict(self._read_files)
         participant = self.data_interface_objects.get("Participant")
@@ -252,7 +252,7 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
         """Read every converted stream once, several at a time in worker processes where possible.
 
         Called by :meth:`add_to_nwbfile`; each stream's timeline is kept and its data spooled to disk (see
-        :mod:`neuroconv_brand.stream_spool`), so the interfaces then write without reading the source again.
+        :mod:`neuroconv_brand.reading.stream_spool`), so the interfaces then write without reading the source again.
 
         Parameters
         ----------
@@ -374,7 +374,7 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
 
         See :meth:`neuroconv.NWBConverter.run_conversion` for the parameters. Appending to an existing file
         writes in place, as NeuroConv does. ``compression`` applies a preset to every dataset
-        (:func:`~neuroconv_brand.compression_presets.apply_compression_preset`): ``"default"`` (NeuroConv's
+        (:func:`~neuroconv_brand.nwb.compression_presets.apply_compression_preset`): ``"default"`` (NeuroConv's
         gzip), ``"fast"`` (multi-threaded Blosc LZ4; reading needs ``import hdf5plugin``) or ``"none"``.
         """
         if compression is not None:
@@ -429,8 +429,8 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
 
         NeuroConv's customisation workflow in one call: ``create_nwbfile`` -> ``get_default_backend_configuration``
         -> a compression preset (``default``, ``fast``, ``none`` or ``<codec>[:level]``, see
-        :func:`~neuroconv_brand.compression_presets.parse_compression`) -> per-dataset
-        ``dataset_settings`` (location -> DatasetIOConfiguration fields, see :mod:`neuroconv_brand.backend_edits`)
+        :func:`~neuroconv_brand.nwb.compression_presets.parse_compression`) -> per-dataset
+        ``dataset_settings`` (location -> DatasetIOConfiguration fields, see :mod:`neuroconv_brand.nwb.backend_edits`)
         -> an atomic write.
 
         Raises

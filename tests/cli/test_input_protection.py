@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from neuroconv_brand import BrandConverter
-from neuroconv_brand.input_protection import OutputIsInputError
+from neuroconv_brand.nwb.input_protection import OutputIsInputError
 from neuroconv_brand.testing import SessionConfig, save_session_rdb
 
 REFUSED = "writing it would destroy an input of the conversion (even with --overwrite, this is refused)"

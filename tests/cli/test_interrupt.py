@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from pynwb import read_nwb
 
-from neuroconv_brand.stream_spool import SPOOL_DIR_VARIABLE
+from neuroconv_brand.reading.stream_spool import SPOOL_DIR_VARIABLE
 from neuroconv_brand.testing import SessionConfig, save_session_rdb
 
 #: Seconds from the signal to the exit that the tests accept while reading.

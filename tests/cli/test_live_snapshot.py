@@ -10,7 +10,7 @@ import time
 import numpy as np
 from pynwb import read_nwb
 
-from neuroconv_brand.entry_ids import EntryId
+from neuroconv_brand.sources.entry_ids import EntryId
 from neuroconv_brand.testing import SessionConfig, generate_session
 
 #: Streams the writer keeps adding to while the conversion runs.

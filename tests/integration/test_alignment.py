@@ -10,8 +10,8 @@ from nwbinspector import Importance, inspect_nwbfile, load_config
 from pynwb import read_nwb
 
 from neuroconv_brand import BrandConverter
-from neuroconv_brand.clocks import session_start_datetime
 from neuroconv_brand.interfaces.base import session_start_ms
+from neuroconv_brand.timing.clocks import session_start_datetime
 
 SUBJECT = {"species": "Homo sapiens", "sex": "F", "age": "P52Y"}
 

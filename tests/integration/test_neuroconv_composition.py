@@ -215,7 +215,7 @@ def check_trials(path: Path, clean_session, with_epochs: bool) -> None:
 
 
 def test_our_yaml_runner_composes_csv_intervals_and_brand_trials(clean_session, stock_files, tmp_path):
-    from neuroconv_brand.yaml_runner import run_conversion_from_yaml
+    from neuroconv_brand.apps.yaml_runner import run_conversion_from_yaml
 
     spec = tmp_path / "spec.yml"
     spec.write_text(trials_yaml(clean_session.folder, stock_files, with_epochs=True))
@@ -235,7 +235,7 @@ def test_neuroconv_yaml_runner_composes_csv_trials_columns_and_brand_trials(
 ):
     from neuroconv import run_conversion_from_yaml
 
-    from neuroconv_brand.neuroconv_registration import register_with_neuroconv
+    from neuroconv_brand.apps.neuroconv_registration import register_with_neuroconv
 
     register_with_neuroconv()
     spec = tmp_path / "spec.yml"

@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 
 from neuroconv_brand.errors import RedisServerNotFoundError
-from neuroconv_brand.rdb import RdbHeaderError, RdbStreamSource, RdbUnknownTypeError, RdbVersionError
-from neuroconv_brand.rdb import format as fmt
-from neuroconv_brand.redis_server import EmbeddedRedisServer, read_rdb_header
-from neuroconv_brand.session import BrandSession
+from neuroconv_brand.sources.rdb import RdbHeaderError, RdbStreamSource, RdbUnknownTypeError, RdbVersionError
+from neuroconv_brand.sources.rdb import format as fmt
+from neuroconv_brand.sources.redis_server import EmbeddedRedisServer, read_rdb_header
+from neuroconv_brand.sources.session import BrandSession
 
 from . import rdb_writer as w
 from .rdb_writer import RdbWriter, StreamEntry

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import yaml
 
-from neuroconv_brand.array_maps import ArrayMapError, read_array_map
-from neuroconv_brand.input_validation import check_participant_files
-from neuroconv_brand.participant_files import (
+from neuroconv_brand.apps.validation import check_participant_files
+from neuroconv_brand.participant.array_maps import ArrayMapError, read_array_map
+from neuroconv_brand.participant.files import (
     MetadataFileError,
     electrode_layout,
     load_devices_file,

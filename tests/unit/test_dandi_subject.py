@@ -2,7 +2,7 @@
 
 import pytest
 
-from neuroconv_brand.dandi_subject import dandi_subject_note, missing_subject_fields
+from neuroconv_brand.apps.dandi_subject import dandi_subject_note, missing_subject_fields
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from neuroconv.tools.nwb_helpers import BACKEND_NWB_IO, configure_and_write_nwbf
 from pynwb.testing.mock.ecephys import mock_ElectricalSeries
 from pynwb.testing.mock.file import mock_NWBFile
 
-from neuroconv_brand.zarr_references import JsonReferencesNWBZarrIO, json_object_references
+from neuroconv_brand.nwb.zarr_references import JsonReferencesNWBZarrIO, json_object_references
 
 
 def nwbfile_with_electrodes():

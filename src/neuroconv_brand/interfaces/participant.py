@@ -13,21 +13,21 @@ from pynwb import NWBFile
 from pynwb.device import Device, DeviceModel
 from pynwb.ecephys import ElectrodeGroup
 
-from ..clocks import session_start_datetime
-from ..electrode_parameters import ElectrodeColumn
-from ..electrode_parameters import parameter_columns as read_parameter_columns
-from ..electrodes_table import CHANNEL_NAME_DESCRIPTION, ElectrodeColumnValues, add_electrode_rows
 from ..errors import BrandError
-from ..participant_files import (
+from ..nwb.zarr_references import JsonZarrReferencesMixin
+from ..participant.electrode_parameters import ElectrodeColumn
+from ..participant.electrode_parameters import parameter_columns as read_parameter_columns
+from ..participant.files import (
     MetadataFileError,
     check_implant_devices,
     electrode_layout,
     load_devices_file,
     load_participant_file,
 )
-from ..session import BrandSession
-from ..zarr_references import JsonZarrReferencesMixin
+from ..sources.session import BrandSession
+from ..timing.clocks import session_start_datetime
 from .base import session_start_ms
+from .electrodes_table import CHANNEL_NAME_DESCRIPTION, ElectrodeColumnValues, add_electrode_rows
 from .spike_times import PLACEHOLDER_GROUP
 
 _POSITION_DTYPE = np.dtype([("x", "<f8"), ("y", "<f8"), ("z", "<f8")])
@@ -52,16 +52,16 @@ class BrandParticipantInterface(JsonZarrReferencesMixin, BaseDataInterface):
       in BRAND's streams, as text: NeuroConv matches electrode rows by ``group_name`` + ``channel_name``) and, where the implant has an ``array_map``, the electrode's
       position on the array in ``rel_x``/``rel_y``/``rel_z`` (um; NWB's position within the group; the
       brain-coordinate ``x``/``y``/``z`` are not known, and exportNWB's dummy ``x=y=z=index`` are not written),
-      and, from a Blackrock ``.cmp`` map, its ``label``. Array-map formats: :mod:`neuroconv_brand.array_maps`; a
+      and, from a Blackrock ``.cmp`` map, its ``label``. Array-map formats: :mod:`neuroconv_brand.participant.array_maps`; a
       missing or unreadable map is a warning and that implant's electrodes get no positions.
     * with ``file_path``, the per-electrode columns of the graph's exportNWB parameters (``mask``,
       ``threshold``, ``mean``/``std`` (+ ``sbp_mean``/``sbp_std``), ``denorm_*``) from the latest entry of each
-      parameter stream: :mod:`neuroconv_brand.electrode_parameters`.
+      parameter stream: :mod:`neuroconv_brand.participant.electrode_parameters`.
 
     Without ``participant_file``/``devices_file`` the graph's exportNWB ``participant_file``/``devices_file``
     are used (relative paths are relative to ``brand_base_dir``). Add this interface before the SpikeTimes
     interfaces, which link units to these electrodes. It shares the electrodes table with NeuroConv's recording
-    interfaces in either order (:func:`~neuroconv_brand.electrodes_table.add_electrode_rows`): a recording
+    interfaces in either order (:func:`~neuroconv_brand.interfaces.electrodes_table.add_electrode_rows`): a recording
     whose channels carry the implant name as ``group_name`` and the electrode number as ``channel_name`` links
     to these rows; its other channels get rows of their own.
 

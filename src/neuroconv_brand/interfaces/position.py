@@ -12,10 +12,10 @@ from pynwb import NWBFile
 from pynwb.behavior import Position, SpatialSeries
 
 from ..errors import ConfigurationError, GraphError
-from ..iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB
-from ..series_comments import series_comments
-from ..specs import KeySpec
+from ..graph.stream_specs import KeySpec
 from .base import BrandStreamInterface
+from .iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB
+from .series_comments import series_comments
 
 #: SpatialSeries arguments that the interface sets itself; an ``nwb:`` block cannot pass them.
 _SET_BY_INTERFACE = frozenset(

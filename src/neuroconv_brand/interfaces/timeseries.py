@@ -7,10 +7,10 @@ import warnings
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile, TimeSeries
 
-from ..iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB
-from ..series_comments import series_comments
-from ..specs import KeySpec
+from ..graph.stream_specs import KeySpec
 from .base import BrandStreamInterface
+from .iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB
+from .series_comments import series_comments
 
 
 def series_name(stream: str, key: str) -> str:

@@ -10,12 +10,12 @@ import numpy as np
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile
 
-from ..alignment import follow_alignment
-from ..entry_ids import EntryId
 from ..errors import GraphError
-from ..specs import KeySpec
-from ..streams import StreamReader
-from ..trial_pairing import first_samples_in_intervals
+from ..graph.stream_specs import KeySpec
+from ..mechanisms.trial_pairing import first_samples_in_intervals
+from ..reading.stream_reader import StreamReader
+from ..sources.entry_ids import EntryId
+from ..timing.alignment import follow_alignment
 from .base import BrandStreamInterface
 from .trials import BrandTrialsInterface, trial_column_descriptions, trials_metadata_schema
 

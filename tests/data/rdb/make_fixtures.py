@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from neuroconv_brand.redis_server import EmbeddedRedisServer, read_rdb_version
+from neuroconv_brand.sources.redis_server import EmbeddedRedisServer, read_rdb_version
 from neuroconv_brand.testing import SessionConfig, generate_session
 
 HERE = Path(__file__).parent
