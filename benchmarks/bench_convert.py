@@ -97,7 +97,7 @@ def run_floor(rdb_path: Path, compression: str, output: Path) -> dict:
     import h5py
     import numpy as np
 
-    from neuroconv_brand.session import BrandSession
+    from neuroconv_brand.sources.session import BrandSession
 
     streams = converted_streams(rdb_path)
     entries = payload = 0
@@ -136,7 +136,7 @@ def run_brand(rdb_path: Path, compression: str, output: Path) -> dict:
     from neuroconv.tools.nwb_helpers import get_default_backend_configuration
 
     from neuroconv_brand import BrandConverter
-    from neuroconv_brand.output_files import write_nwbfile
+    from neuroconv_brand.nwb.output_files import write_nwbfile
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -66,7 +66,7 @@ def h5py_compression(preset: str) -> dict:
     """h5py dataset keywords equal to what the preset gives NeuroConv's configuration."""
     import hdf5plugin
 
-    from neuroconv_brand.compression_presets import compression_settings, set_blosc_threads
+    from neuroconv_brand.nwb.compression_presets import compression_settings, set_blosc_threads
 
     compressors, options = compression_settings(preset, "hdf5")
     if compressors is None:
@@ -120,9 +120,9 @@ def run_brand(socket: str, preset: str, output: Path) -> dict:
     """The whole interface pipeline with NeuroConv's backend configuration and a compression preset."""
     from neuroconv.tools.nwb_helpers import get_default_backend_configuration
 
-    from neuroconv_brand.compression_presets import apply_compression_preset
     from neuroconv_brand.interfaces.recording import BrandRecordingInterface
-    from neuroconv_brand.output_files import write_nwbfile
+    from neuroconv_brand.nwb.compression_presets import apply_compression_preset
+    from neuroconv_brand.nwb.output_files import write_nwbfile
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -189,7 +189,7 @@ def main() -> None:
         print(json.dumps(run_case(case, float(minutes), preset, socket, shapes)))
         return
 
-    from neuroconv_brand.redis_server import EmbeddedRedisServer
+    from neuroconv_brand.sources.redis_server import EmbeddedRedisServer
 
     print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)", flush=True)
     rows: list[dict] = []

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from measure import peak_rss_mb
-from neuroconv_brand.redis_server import EmbeddedRedisServer, find_redis_servers
+from neuroconv_brand.sources.redis_server import EmbeddedRedisServer, find_redis_servers
 
 BRAND_CONFIG = {"stream-node-max-bytes": "4096", "stream-node-max-entries": "100", "rdbcompression": "yes"}
 T0 = 1_700_000_000_000
@@ -118,8 +118,8 @@ class _Tally:
 
 
 def measure_direct(path: Path) -> dict:
-    from neuroconv_brand.rdb import RdbStreamSource
-    from neuroconv_brand.rdb.checksum import BACKEND
+    from neuroconv_brand.sources.rdb import RdbStreamSource
+    from neuroconv_brand.sources.rdb.checksum import BACKEND
 
     start = time.perf_counter()
     source = RdbStreamSource(path)

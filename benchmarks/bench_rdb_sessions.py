@@ -28,7 +28,7 @@ CACHE = Path(__file__).parent / ".cache"
 
 def run_case(case: str, path: Path) -> dict:
     """Open ``path`` with ``case`` ("xrange", "direct" or "columns"), read every stream, return the measurements."""
-    from neuroconv_brand.session import BrandSession
+    from neuroconv_brand.sources.session import BrandSession
 
     started = time.perf_counter()
     options = {"rdb_reader": "server" if case == "xrange" else "direct"}

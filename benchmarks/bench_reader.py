@@ -44,8 +44,8 @@ def enabled_streams(graph) -> list[str]:
 
 def run_case(case: str, socket_path: str, profile_path: str | None) -> dict:
     """One measurement, in this (fresh) process."""
-    from neuroconv_brand.session import BrandSession
-    from neuroconv_brand.streams import StreamReader
+    from neuroconv_brand.reading.stream_reader import StreamReader
+    from neuroconv_brand.sources.session import BrandSession
 
     with BrandSession.open(socket_path) as session:
         graph = session.graph()
@@ -74,7 +74,7 @@ def run_case(case: str, socket_path: str, profile_path: str | None) -> dict:
 
 def payload_bytes(socket_path: str) -> tuple[int, int, list[str]]:
     """Exact entries and field-value bytes of the enabled streams (one untimed pass)."""
-    from neuroconv_brand.session import BrandSession
+    from neuroconv_brand.sources.session import BrandSession
 
     total = entries = 0
     with BrandSession.open(socket_path) as session:
@@ -97,7 +97,7 @@ def measure_in_subprocess(case: str, socket_path: str, profile_path: str | None)
 
 
 def benchmark_session(minutes: float, channels: int, arrays: int, repeat: int, profile: bool) -> list[dict]:
-    from neuroconv_brand.redis_server import EmbeddedRedisServer
+    from neuroconv_brand.sources.redis_server import EmbeddedRedisServer
     from neuroconv_brand.testing import BRAND_REDIS_CONFIG, SessionConfig, generate_session
 
     config = SessionConfig(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from neuroconv_brand.redis_server import EmbeddedRedisServer
+from neuroconv_brand.sources.redis_server import EmbeddedRedisServer
 from neuroconv_brand.testing import BRAND_REDIS_CONFIG, SessionConfig, SyntheticSession, save_session_rdb
 
 DATA_DIR = Path(__file__).parent / "data"

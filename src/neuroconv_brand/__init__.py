@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .compression_presets import apply_compression_preset
+from .apps.yaml_runner import run_conversion_from_yaml
 from .converter import BrandConverter
 from .errors import (
     BrandError,
@@ -18,7 +18,10 @@ from .errors import (
     StreamDecodeError,
     UnsupportedEncodingError,
 )
-from .graph import Graph
+from .extractors.recording_extractor import BrandRecordingExtractor, RecordingGap
+from .extractors.sorting_extractor import BrandSortingExtractor
+from .graph.stream_specs import KeySpec, StreamSpec, SyncTiming
+from .graph.supergraph import Graph
 from .interfaces import (
     BrandParticipantInterface,
     BrandPositionInterface,
@@ -29,12 +32,9 @@ from .interfaces import (
     BrandTrialInfoInterface,
     BrandTrialsInterface,
 )
-from .recording import BrandRecordingExtractor, RecordingGap
-from .session import BrandSession
-from .sorting import BrandSortingExtractor
-from .specs import KeySpec, StreamSpec, SyncTiming
-from .streams import EntryBatch, StreamReader
-from .yaml_runner import run_conversion_from_yaml
+from .nwb.compression_presets import apply_compression_preset
+from .reading.stream_reader import EntryBatch, StreamReader
+from .sources.session import BrandSession
 
 try:
     __version__ = version("neuroconv-brand")
@@ -79,6 +79,6 @@ __all__ = [
 ]
 
 # Make this package's interfaces resolvable by NeuroConv's own YAML runner in this process.
-from .neuroconv_registration import register_with_neuroconv
+from .apps.neuroconv_registration import register_with_neuroconv
 
 register_with_neuroconv()

@@ -14,16 +14,16 @@ from neuroconv.tools.nwb_helpers import get_default_backend_configuration
 from neuroconv.utils import get_json_schema_from_method_signature
 from pynwb import NWBFile
 
-from .backend_edits import apply_dataset_edits
-from .compression_presets import apply_compression_preset, parse_compression
 from .errors import ConfigurationError, GraphError, MetadataFileError
 from .interfaces.participant import BrandParticipantInterface
 from .interfaces.recording import BrandRecordingInterface, find_recording_streams
 from .interfaces.registry import interface_class_for
 from .interfaces.stream_timestamps import BrandStreamTimestampsInterface
-from .output_files import atomic_output, write_nwbfile
-from .session import BrandSession
-from .stream_spool import session_spool
+from .nwb.backend_edits import apply_dataset_edits
+from .nwb.compression_presets import apply_compression_preset, parse_compression
+from .nwb.output_files import atomic_output, write_nwbfile
+from .reading.stream_spool import session_spool
+from .sources.session import BrandSession
 
 #: Mechanisms in the order they are added: trials before the per-trial columns that need them.
 _MECHANISM_ORDER = ("Trial", "TrialInfo", "TimeSeries", "Position", "SpikeTimes")
@@ -210,7 +210,7 @@ class BrandConverter(NWBConverter):
         """Read every converted stream once, several at a time in worker processes where possible.
 
         Called by :meth:`add_to_nwbfile`; each stream's timeline is kept and its data spooled to disk (see
-        :mod:`neuroconv_brand.stream_spool`), so the interfaces then write without reading the source again.
+        :mod:`neuroconv_brand.reading.stream_spool`), so the interfaces then write without reading the source again.
 
         Parameters
         ----------
@@ -249,7 +249,7 @@ class BrandConverter(NWBConverter):
 
         See :meth:`neuroconv.NWBConverter.run_conversion` for the parameters. Appending to an existing file
         writes in place, as NeuroConv does. ``compression`` applies a preset to every dataset
-        (:func:`~neuroconv_brand.compression_presets.apply_compression_preset`): ``"default"`` (NeuroConv's
+        (:func:`~neuroconv_brand.nwb.compression_presets.apply_compression_preset`): ``"default"`` (NeuroConv's
         gzip), ``"fast"`` (multi-threaded Blosc LZ4; reading needs ``import hdf5plugin``) or ``"none"``.
         """
         if compression is not None:
@@ -302,8 +302,8 @@ class BrandConverter(NWBConverter):
 
         NeuroConv's customisation workflow in one call: ``create_nwbfile`` -> ``get_default_backend_configuration``
         -> a compression preset (``default``, ``fast``, ``none`` or ``<codec>[:level]``, see
-        :func:`~neuroconv_brand.compression_presets.parse_compression`) -> per-dataset
-        ``dataset_settings`` (location -> DatasetIOConfiguration fields, see :mod:`neuroconv_brand.backend_edits`)
+        :func:`~neuroconv_brand.nwb.compression_presets.parse_compression`) -> per-dataset
+        ``dataset_settings`` (location -> DatasetIOConfiguration fields, see :mod:`neuroconv_brand.nwb.backend_edits`)
         -> an atomic write.
 
         Raises

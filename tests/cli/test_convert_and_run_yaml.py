@@ -159,7 +159,7 @@ def test_a_redis_that_goes_away_mid_conversion_fails_cleanly(tmp_path):
 
     from neuroconv_brand import BrandConverter
     from neuroconv_brand.errors import SourceConnectionError
-    from neuroconv_brand.redis_server import EmbeddedRedisServer
+    from neuroconv_brand.sources.redis_server import EmbeddedRedisServer
     from neuroconv_brand.testing import BRAND_REDIS_CONFIG, SessionConfig, generate_session
 
     with socket.socket() as probe:

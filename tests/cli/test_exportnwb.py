@@ -1,7 +1,7 @@
 """The exportNWB derivative replacement, run as a real process against a real redis-server on a TCP port.
 
 Three ways in, all as BRAND's runner would start them: ``neuroconv-brand exportnwb``, ``python -m
-neuroconv_brand.derivative`` and the wrapper script of docs/replace-exportnwb.md.
+neuroconv_brand.apps.exportnwb`` and the wrapper script of docs/replace-exportnwb.md.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import redis
 from pynwb import read_nwb
 from pynwb.behavior import Position
 
-from neuroconv_brand import cli
+from neuroconv_brand.cli import commands as cli
 from neuroconv_brand.converter import BrandConverter
-from neuroconv_brand.redis_server import EmbeddedRedisServer
+from neuroconv_brand.sources.redis_server import EmbeddedRedisServer
 from neuroconv_brand.testing import SessionConfig, SyntheticSession, generate_session
 
 DOCS = Path(__file__).parents[2] / "docs" / "replace-exportnwb.md"
@@ -99,7 +99,7 @@ def _registered_in_cli() -> bool:
 def command(how: str, folder: Path) -> list[str]:
     """How each entry point is started."""
     if how == "module":
-        return [sys.executable, "-m", "neuroconv_brand.derivative"]
+        return [sys.executable, "-m", "neuroconv_brand.apps.exportnwb"]
     if how == "wrapper":
         return [sys.executable, str(wrapper_script(folder))]
     if _registered_in_cli():
@@ -108,7 +108,7 @@ def command(how: str, folder: Path) -> list[str]:
     return [
         sys.executable,
         "-c",
-        "import sys; from neuroconv_brand import cli; from neuroconv_brand.cli_exportnwb import "
+        "import sys; from neuroconv_brand.cli import commands as cli; from neuroconv_brand.cli.exportnwb_command import "
         "add_exportnwb_parser; cli.SUBCOMMANDS.append(add_exportnwb_parser); sys.exit(cli.main(sys.argv[1:]))",
         "exportnwb",
     ]

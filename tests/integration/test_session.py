@@ -20,10 +20,10 @@ from neuroconv_brand.errors import (
     SourceError,
     UnsupportedEncodingError,
 )
-from neuroconv_brand.redis_server import EmbeddedRedisServer, choose_redis_server, max_rdb_version_for
-from neuroconv_brand.session import BrandSession
-from neuroconv_brand.specs import KeySpec, StreamSpec
-from neuroconv_brand.streams import StreamReader
+from neuroconv_brand.graph.stream_specs import KeySpec, StreamSpec
+from neuroconv_brand.reading.stream_reader import StreamReader
+from neuroconv_brand.sources.redis_server import EmbeddedRedisServer, choose_redis_server, max_rdb_version_for
+from neuroconv_brand.sources.session import BrandSession
 
 SUPERGRAPH = {"graph_name": "tiny", "nodes": {}, "derivatives": {}}
 

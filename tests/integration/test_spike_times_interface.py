@@ -18,10 +18,10 @@ from nwbinspector import Importance, inspect_nwbfile, load_config
 from pynwb.testing.mock.file import mock_NWBFile
 
 from neuroconv_brand.errors import BrandError, GraphError, StreamDecodeError
+from neuroconv_brand.interfaces.iterators import SpooledColumnIterator
 from neuroconv_brand.interfaces.participant import BrandParticipantInterface
 from neuroconv_brand.interfaces.registry import interface_class_for
 from neuroconv_brand.interfaces.spike_times import PLACEHOLDER_GROUP, BrandSpikeTimesInterface
-from neuroconv_brand.iterators import SpooledColumnIterator
 from neuroconv_brand.testing import SessionConfig, SyntheticSession, save_session_rdb
 
 SUBJECT = {"species": "Homo sapiens", "sex": "M", "age": "P45Y"}

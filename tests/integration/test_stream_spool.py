@@ -14,13 +14,13 @@ from pynwb import NWBHDF5IO, read_nwb
 
 from neuroconv_brand import BrandConverter
 from neuroconv_brand.errors import StreamDecodeError
-from neuroconv_brand.session import BrandSession
-from neuroconv_brand.stream_spool import (
+from neuroconv_brand.reading.stream_spool import (
     READ_WORKERS_VARIABLE,
     SPOOL_DIR_VARIABLE,
     read_workers,
     session_spool,
 )
+from neuroconv_brand.sources.session import BrandSession
 from neuroconv_brand.testing import SessionConfig, save_session_rdb
 
 
@@ -175,7 +175,7 @@ def test_a_full_spool_folder_is_a_clear_error_and_writes_nothing(clean_session, 
         os.environ["{READ_WORKERS_VARIABLE}"] = "1"
         os.environ["{SPOOL_DIR_VARIABLE}"] = {str(tmp_path / "spool")!r}
         from neuroconv_brand import BrandConverter
-        from neuroconv_brand.stream_spool import SpoolSpaceError
+        from neuroconv_brand.reading.stream_spool import SpoolSpaceError
         try:
             BrandConverter(file_path={str(clean_session.rdb_path)!r}).run_conversion(
                 nwbfile_path={str(tmp_path / "out.nwb")!r}
@@ -201,8 +201,8 @@ def test_a_spooled_column_that_does_not_fit_is_a_clear_error(clean_session, tmp_
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.RLIM_INFINITY))
         os.environ["{SPOOL_DIR_VARIABLE}"] = {str(tmp_path / "spool")!r}
-        from neuroconv_brand.session import BrandSession
-        from neuroconv_brand.stream_spool import SpoolSpaceError, session_spool
+        from neuroconv_brand.sources.session import BrandSession
+        from neuroconv_brand.reading.stream_spool import SpoolSpaceError, session_spool
         with BrandSession.open({str(clean_session.rdb_path)!r}) as session:
             try:
                 session_spool(session).spool_column(np.zeros(100_000), "stream 'thresh_cross' spike times")

@@ -6,10 +6,10 @@ from neuroconv.tools.testing.data_interface_mixins import DataInterfaceTestMixin
 from nwbinspector import Importance, inspect_nwbfile, load_config
 from pynwb import read_nwb
 
-from neuroconv_brand.clocks import session_start_datetime
 from neuroconv_brand.errors import GraphError
 from neuroconv_brand.interfaces.timeseries import BrandTimeSeriesInterface
 from neuroconv_brand.testing import expected_sync_times
+from neuroconv_brand.timing.clocks import session_start_datetime
 
 
 def enabled_start_ms(truth, graph):

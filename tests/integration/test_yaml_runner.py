@@ -19,12 +19,12 @@ from neuroconv import NWBConverter
 from pynwb import read_nwb
 
 from neuroconv_brand import BrandConverter
+from neuroconv_brand.apps.neuroconv_registration import register_with_neuroconv
+from neuroconv_brand.apps.yaml_jobs import resolve_conversion_options
+from neuroconv_brand.apps.yaml_runner import run_conversion_from_yaml
+from neuroconv_brand.apps.yaml_specification import plan_conversion
 from neuroconv_brand.interfaces.base import STUB_ENTRIES
-from neuroconv_brand.neuroconv_registration import register_with_neuroconv
 from neuroconv_brand.testing import SessionConfig, save_session_rdb
-from neuroconv_brand.yaml_jobs import resolve_conversion_options
-from neuroconv_brand.yaml_runner import run_conversion_from_yaml
-from neuroconv_brand.yaml_spec import plan_conversion
 
 DOC = Path(__file__).parents[2] / "docs" / "yaml-specification.md"
 RDB_1 = "2023-11-14/t0_231114T2213_cursor.rdb"

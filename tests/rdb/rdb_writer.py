@@ -4,7 +4,7 @@ Used for what no server on this machine can record: RDB 11/12 encodings (``STREA
 7.4 hash field-expiry forms, SLOT_INFO), module values, pre-release function records, old opcodes
 (EXPIRETIME in seconds), 64-bit lengths, integer-encoded key names, and exact control over every byte for
 the bad-file tests. The files these helpers build are *built*, not recorded: they follow Redis' rdb.c,
-listpack.c and t_stream.c as documented in neuroconv_brand.rdb, and the recorded fixtures (tests/data/rdb)
+listpack.c and t_stream.c as documented in neuroconv_brand.sources.rdb, and the recorded fixtures (tests/data/rdb)
 check that reading against real servers.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import lzf
 
-from neuroconv_brand.rdb import format as fmt
-from neuroconv_brand.rdb.checksum import crc64_reference
+from neuroconv_brand.sources.rdb import format as fmt
+from neuroconv_brand.sources.rdb.checksum import crc64_reference
 
 StreamFields = Sequence[tuple[bytes, bytes]]
 

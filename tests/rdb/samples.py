@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from neuroconv_brand.rdb import format as fmt
-from neuroconv_brand.rdb.checksum import crc64_reference
+from neuroconv_brand.sources.rdb import format as fmt
+from neuroconv_brand.sources.rdb.checksum import crc64_reference
 
 from . import rdb_writer as w
 from .rdb_writer import Consumer, Group, RdbWriter, StreamEntry

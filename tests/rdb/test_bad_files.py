@@ -7,7 +7,7 @@ import struct
 import pytest
 
 from neuroconv_brand.errors import RdbFileError
-from neuroconv_brand.rdb import (
+from neuroconv_brand.sources.rdb import (
     RdbChecksumError,
     RdbCorruptError,
     RdbHeaderError,
@@ -18,7 +18,7 @@ from neuroconv_brand.rdb import (
     RdbUnknownTypeError,
     build_index,
 )
-from neuroconv_brand.rdb import format as fmt
+from neuroconv_brand.sources.rdb import format as fmt
 
 from . import rdb_writer as w
 from .rdb_writer import RdbWriter, StreamEntry

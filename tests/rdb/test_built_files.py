@@ -11,15 +11,15 @@ import time
 
 import pytest
 
-from neuroconv_brand.entry_ids import EntryId
-from neuroconv_brand.rdb import (
+from neuroconv_brand.sources.entry_ids import EntryId
+from neuroconv_brand.sources.rdb import (
     RdbCorruptError,
     RdbModuleError,
     RdbStreamSource,
     RdbVersionError,
     build_index,
 )
-from neuroconv_brand.rdb import format as fmt
+from neuroconv_brand.sources.rdb import format as fmt
 
 from . import rdb_writer as w
 from .rdb_writer import Consumer, Group, RdbWriter, StreamEntry

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuroconv_brand.rdb import checksum
-from neuroconv_brand.rdb.checksum import crc64, crc64_combine, crc64_numpy, crc64_reference
+from neuroconv_brand.sources.rdb import checksum
+from neuroconv_brand.sources.rdb.checksum import crc64, crc64_combine, crc64_numpy, crc64_reference
 
 #: Redis' crc64.c self-test vector (the CRC-64/Jones "check" value).
 CHECK = (b"123456789", 0xE9C6D914C4B8D9CA)

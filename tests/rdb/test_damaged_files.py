@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from neuroconv_brand.entry_ids import EntryId
 from neuroconv_brand.errors import RdbFileError
-from neuroconv_brand.rdb import RdbStreamSource
+from neuroconv_brand.sources.entry_ids import EntryId
+from neuroconv_brand.sources.rdb import RdbStreamSource
 
 from .recorded import load_recorded
 from .samples import small_file

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from neuroconv_brand.rdb.listpack import (
+from neuroconv_brand.sources.rdb.listpack import (
     ListpackError,
     backlen_size,
     check_backlens,

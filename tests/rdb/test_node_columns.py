@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuroconv_brand.rdb import RdbStreamSource
-from neuroconv_brand.rdb.node_columns import decode_nodes
-from neuroconv_brand.rdb.streams import decode_node
+from neuroconv_brand.sources.rdb import RdbStreamSource
+from neuroconv_brand.sources.rdb.node_columns import decode_nodes
+from neuroconv_brand.sources.rdb.streams import decode_node
 
 from . import rdb_writer as w
 from .rdb_writer import RdbWriter, StreamEntry

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from neuroconv_brand.entry_ids import EntryId
-from neuroconv_brand.rdb import RdbStreamSource, build_index
-from neuroconv_brand.rdb.checksum import crc64
 from neuroconv_brand.sources.base import StreamSource
+from neuroconv_brand.sources.entry_ids import EntryId
+from neuroconv_brand.sources.rdb import RdbStreamSource, build_index
+from neuroconv_brand.sources.rdb.checksum import crc64
 
 from .recorded import Recorded
 

@@ -8,7 +8,7 @@ import pytest
 from neuroconv.tools.nwb_helpers import configure_and_write_nwbfile, get_default_backend_configuration
 from pynwb import NWBFile, TimeSeries
 
-from neuroconv_brand.backend_edits import apply_dataset_edits
+from neuroconv_brand.nwb.backend_edits import apply_dataset_edits
 
 LOCATION = "acquisition/sbp/data"
 

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from neuroconv_brand.catalogue import (
+from neuroconv_brand.apps.inspection import (
     NO_GRAPH,
     NOT_IN_GRAPH,
     NOT_IN_SOURCE,
@@ -16,8 +16,8 @@ from neuroconv_brand.catalogue import (
     describe_session,
     format_catalogue,
 )
-from neuroconv_brand.entry_ids import EntryId
-from neuroconv_brand.session import BrandSession
+from neuroconv_brand.sources.entry_ids import EntryId
+from neuroconv_brand.sources.session import BrandSession
 from neuroconv_brand.testing import SessionConfig, generate_session
 
 CONFIG = SessionConfig(duration_s=2.0, n_arrays=2, channels_per_array=64, era="2025", seed=0)

@@ -3,7 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from neuroconv_brand.clocks import (
+from neuroconv_brand.graph.stream_specs import StreamSpec, SyncTiming
+from neuroconv_brand.reading.decoding import decode_sync
+from neuroconv_brand.reading.stream_reader import EntryBatch
+from neuroconv_brand.timing.clocks import (
     compute_entry_times,
     entry_rate,
     find_resets,
@@ -13,9 +16,6 @@ from neuroconv_brand.clocks import (
     sample_times,
     session_start_datetime,
 )
-from neuroconv_brand.decoding import decode_sync
-from neuroconv_brand.specs import StreamSpec, SyncTiming
-from neuroconv_brand.streams import EntryBatch
 
 START_MS = 1_700_000_000_000
 

@@ -12,7 +12,7 @@ from numcodecs import Blosc
 from pynwb import TimeSeries, read_nwb
 from pynwb.testing.mock.file import mock_NWBFile
 
-from neuroconv_brand.compression_presets import (
+from neuroconv_brand.nwb.compression_presets import (
     BLOSC_THREADS_VARIABLE,
     apply_compression_preset,
     compression_settings,
@@ -147,7 +147,7 @@ def test_blosc_threads(monkeypatch):
 
 
 def test_parse_compression_accepts_presets_and_codecs_with_levels():
-    from neuroconv_brand.compression_presets import parse_compression
+    from neuroconv_brand.nwb.compression_presets import parse_compression
 
     assert parse_compression("default") == ("default", "lz4", None)
     assert parse_compression("gzip:9") == ("default", "lz4", 9)

@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from neuroconv_brand.decoding import decode_monotonic_ns, decode_numeric, decode_sync, decode_text
 from neuroconv_brand.errors import StreamDecodeError
-from neuroconv_brand.specs import KeySpec
+from neuroconv_brand.graph.stream_specs import KeySpec
+from neuroconv_brand.reading.decoding import decode_monotonic_ns, decode_numeric, decode_sync, decode_text
 
 IDS = [b"1-0", b"2-0", b"3-0"]
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from neuroconv_brand.entry_ids import EntryId, parse_entry_ids
+from neuroconv_brand.sources.entry_ids import EntryId, parse_entry_ids
 
 
 def test_parse_and_format_round_trip():

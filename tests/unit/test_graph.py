@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from neuroconv_brand.errors import GraphError
-from neuroconv_brand.graph import Graph
-from neuroconv_brand.graph_eras import normalize_derivatives, parse_sync_timing
-from neuroconv_brand.node_yaml import NodeYamlStore
-from neuroconv_brand.specs import KeySpec, StreamSpec, SyncTiming
+from neuroconv_brand.graph.eras import normalize_derivatives, parse_sync_timing
+from neuroconv_brand.graph.node_yaml import NodeYamlStore
+from neuroconv_brand.graph.stream_specs import KeySpec, StreamSpec, SyncTiming
+from neuroconv_brand.graph.supergraph import Graph
 
 GRAPHS = Path(__file__).parents[1] / "data" / "graphs"
 

@@ -6,7 +6,7 @@ from textwrap import dedent, indent
 import pytest
 import yaml
 
-from neuroconv_brand.input_validation import (
+from neuroconv_brand.apps.validation import (
     check_graph,
     check_node_yaml,
     check_participant_files,

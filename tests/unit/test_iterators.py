@@ -12,14 +12,14 @@ from neuroconv.tools.nwb_helpers import (
 )
 from pynwb import NWBFile, read_nwb
 
-from neuroconv_brand.iterators import (
+from neuroconv_brand.interfaces.iterators import (
     ComputedColumnIterator,
     IndexableColumnIterator,
     SpooledColumnIterator,
     full_width_shapes,
     row_ids,
 )
-from neuroconv_brand.spool_files import SpooledArray
+from neuroconv_brand.reading.spool_files import SpooledArray
 
 
 def test_full_width_shapes_span_every_channel_and_whole_chunks():

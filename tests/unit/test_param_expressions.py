@@ -10,7 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from neuroconv_brand.errors import GraphError
-from neuroconv_brand.param_expressions import (
+from neuroconv_brand.graph.param_expressions import (
     MAX_EXPRESSION_LENGTH,
     evaluate_expression,
     resolve_dimension,

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from neuroconv_brand.errors import BrandError, GraphError
-from neuroconv_brand.participant_files import (
+from neuroconv_brand.participant.files import (
     MetadataFileError,
     check_implant_devices,
     electrode_layout,

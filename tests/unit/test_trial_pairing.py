@@ -5,8 +5,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from neuroconv_brand.mechanisms.trial_pairing import (
+    first_event_between,
+    first_samples_in_intervals,
+    pair_trials,
+)
 from neuroconv_brand.testing import pair_trial_states
-from neuroconv_brand.trial_pairing import first_event_between, first_samples_in_intervals, pair_trials
 
 START, GO, END = "start_time", "go_cue_time", "end_time"
 

@@ -8,10 +8,10 @@ from neuroconv.datainterfaces import CsvTimeIntervalsInterface, SpikeGLXRecordin
 from neuroconv.tools.testing import MockTimeSeriesInterface
 
 from neuroconv_brand import BrandConverter, BrandTimeSeriesInterface
-from neuroconv_brand.neuroconv_registration import brand_classes
-from neuroconv_brand.yaml_jobs import DaskNotInstalledError, check_execution
-from neuroconv_brand.yaml_runner import run_conversion_from_yaml
-from neuroconv_brand.yaml_spec import (
+from neuroconv_brand.apps.neuroconv_registration import brand_classes
+from neuroconv_brand.apps.yaml_jobs import DaskNotInstalledError, check_execution
+from neuroconv_brand.apps.yaml_runner import run_conversion_from_yaml
+from neuroconv_brand.apps.yaml_specification import (
     InterfaceResolutionError,
     YamlSpecificationError,
     join_data_folder,

@@ -12,7 +12,15 @@ import numpy as np
 from neuroconv import BaseTemporalAlignmentInterface
 from neuroconv.utils import DeepDict
 
-from ..clocks import (
+from ..errors import GraphError
+from ..extractors.recording_extractor import is_acquisition_stream
+from ..graph.stream_specs import KeySpec, StreamSpec
+from ..graph.supergraph import Graph
+from ..reading.decoding import OnBadEntry
+from ..reading.stream_reader import EntryBatch, StreamReader
+from ..reading.stream_spool import StreamPass, session_spool
+from ..sources.session import BrandSession
+from ..timing.clocks import (
     Clock,
     EntryTimes,
     blocking_label,
@@ -22,16 +30,8 @@ from ..clocks import (
     series_timing,
     session_start_datetime,
 )
-from ..decoding import OnBadEntry
-from ..errors import GraphError
-from ..graph import Graph
-from ..iterators import StreamKeyIterator
-from ..recording import is_acquisition_stream
-from ..session import BrandSession
-from ..session_clocks import shared_clock_fit, spools_by_default
-from ..specs import KeySpec, StreamSpec
-from ..stream_spool import StreamPass, session_spool
-from ..streams import EntryBatch, StreamReader
+from ..timing.session_clocks import shared_clock_fit, spools_by_default
+from .iterators import StreamKeyIterator
 
 #: Entries written per stream with ``stub_test=True``.
 STUB_ENTRIES = 1000
@@ -101,7 +101,7 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
         The BRAND base directory, needed when the supergraph does not carry compiled stream definitions
         (graphs before 2025) so node YAMLs can be read.
     clock : {"sync", "monotonic", "redis"}
-        What stamps the entries (see :mod:`neuroconv_brand.clocks`).
+        What stamps the entries (see :mod:`neuroconv_brand.timing.clocks`).
     on_bad_entry : {"raise", "skip"}
         Entries whose payload does not match the declared shape: raise, or drop them with a warning.
     redis_server_path : str, optional
@@ -112,7 +112,7 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
 
     type_nwb: ClassVar[str] = ""
     #: Whether the stream's pass spools its numeric keys. True for interfaces that write data; None takes the
-    #: stream's default (see :func:`~neuroconv_brand.session_clocks.spools_by_default`).
+    #: stream's default (see :func:`~neuroconv_brand.timing.session_clocks.spools_by_default`).
     spools_data: ClassVar[bool | None] = None
     keywords = ("BRAND", "brain-computer interface", "Redis")
     associated_suffixes = (".rdb",)

@@ -14,18 +14,18 @@ from pynwb import NWBFile
 from pynwb.device import Device, DeviceModel
 from pynwb.ecephys import ElectrodeGroup, ElectrodesTable
 
-from ..clocks import session_start_datetime
-from ..electrode_parameters import ElectrodeColumn
-from ..electrode_parameters import parameter_columns as read_parameter_columns
 from ..errors import BrandError
-from ..participant_files import (
+from ..participant.electrode_parameters import ElectrodeColumn
+from ..participant.electrode_parameters import parameter_columns as read_parameter_columns
+from ..participant.files import (
     MetadataFileError,
     check_implant_devices,
     electrode_layout,
     load_devices_file,
     load_participant_file,
 )
-from ..session import BrandSession
+from ..sources.session import BrandSession
+from ..timing.clocks import session_start_datetime
 from .base import session_start_ms
 
 _POSITION_DTYPE = np.dtype([("x", "<f8"), ("y", "<f8"), ("z", "<f8")])
@@ -49,10 +49,10 @@ class BrandParticipantInterface(BaseDataInterface):
       with ``location``, ``group``, ``group_name`` and, where the implant has an ``array_map``, the electrode's
       position on the array in ``rel_x``/``rel_y``/``rel_z`` (um; NWB's position within the group; the
       brain-coordinate ``x``/``y``/``z`` are not known, and exportNWB's dummy ``x=y=z=index`` are not written).
-      Array-map format: :mod:`neuroconv_brand.participant_files`.
+      Array-map format: :mod:`neuroconv_brand.participant.files`.
     * with ``file_path``, the per-electrode columns of the graph's exportNWB parameters (``mask``,
       ``threshold``, ``mean``/``std`` (+ ``sbp_mean``/``sbp_std``), ``denorm_*``) from the latest entry of each
-      parameter stream: :mod:`neuroconv_brand.electrode_parameters`.
+      parameter stream: :mod:`neuroconv_brand.participant.electrode_parameters`.
 
     Without ``participant_file``/``devices_file`` the graph's exportNWB ``participant_file``/``devices_file``
     are used (relative paths are relative to ``brand_base_dir``). Add this interface before the SpikeTimes

@@ -11,9 +11,9 @@ from pynwb import NWBFile
 from pynwb.behavior import Position, SpatialSeries
 
 from ..errors import GraphError
-from ..iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB
-from ..specs import KeySpec
+from ..graph.stream_specs import KeySpec
 from .base import BrandStreamInterface
+from .iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB
 
 #: SpatialSeries arguments that the interface sets itself; an ``nwb:`` block cannot pass them.
 _SET_BY_INTERFACE = frozenset(

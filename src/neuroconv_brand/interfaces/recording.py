@@ -1,7 +1,7 @@
 """Continuous neural data of a BRAND stream (``nsp_neural``, ``continuousNeural``, filtered streams) as NWB.
 
 :class:`BrandRecordingInterface` is NeuroConv's ``BaseRecordingExtractorInterface`` over
-:class:`~neuroconv_brand.recording.BrandRecordingExtractor`: raw streams become an ``ElectricalSeries`` in
+:class:`~neuroconv_brand.extractors.recording_extractor.BrandRecordingExtractor`: raw streams become an ``ElectricalSeries`` in
 ``acquisition``, other streams one in ``processing/ecephys`` (``FilteredEphys``), linked to the electrodes
 table that the participant metadata wrote (see :func:`link_to_electrodes`).
 """
@@ -20,9 +20,13 @@ from pydantic import validate_call
 from pynwb import NWBFile
 from spikeinterface.core import BaseRecording
 
-from ..clocks import session_start_datetime
-from ..graph import Graph
-from ..recording import BrandRecordingExtractor, RecordingConfigurationError, is_acquisition_stream
+from ..extractors.recording_extractor import (
+    BrandRecordingExtractor,
+    RecordingConfigurationError,
+    is_acquisition_stream,
+)
+from ..graph.supergraph import Graph
+from ..timing.clocks import session_start_datetime
 
 ParentContainer = Literal["auto", "acquisition", "processing/FilteredEphys", "processing/LFP"]
 

@@ -13,13 +13,13 @@ from pynwb import NWBFile
 from pynwb.ecephys import ElectrodesTable
 from pynwb.misc import Units
 
-from ..clocks import entry_rate
-from ..electrode_map import ChannelElectrodes, crossings_key, map_channels_to_electrodes
 from ..errors import GraphError
-from ..iterators import SpooledColumnIterator
-from ..specs import KeySpec
-from ..stream_spool import session_spool
+from ..graph.stream_specs import KeySpec
+from ..participant.electrode_map import ChannelElectrodes, crossings_key, map_channels_to_electrodes
+from ..reading.stream_spool import session_spool
+from ..timing.clocks import entry_rate
 from .base import STUB_ENTRIES, BrandStreamInterface
+from .iterators import SpooledColumnIterator
 
 #: Entries converted per stream with ``stub_test=True``.
 UNITS_DESCRIPTION = (
@@ -45,7 +45,7 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
     carries several samples (``samp_per_stream > 1``), sample ``k`` is placed at ``entry time + k / (entry rate *
     samp)``. The units table's ``resolution`` is that sample spacing.
 
-    Each unit links to its electrode row (see :mod:`neuroconv_brand.electrode_map` for how a stream's channels
+    Each unit links to its electrode row (see :mod:`neuroconv_brand.participant.electrode_map` for how a stream's channels
     are mapped, e.g. ``thresh_cross_2`` covering array 2) and carries ``obs_intervals`` ``[[first, last]]`` entry
     times, ``stream`` and ``channel``. Electrodes must exist first: in a converter, the participant interface
     (:class:`~neuroconv_brand.interfaces.participant.BrandParticipantInterface`) runs before this one. Alone,

@@ -11,11 +11,11 @@ from neuroconv.tools.nwb_helpers import get_module
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile
 
-from ..clocks import monotonic_offset, redis_seconds
-from ..iterators import ComputedColumnIterator, row_ids
-from ..session_clocks import shared_clock_fit
-from ..spool_files import ColumnReader, timeline_readers
+from ..reading.spool_files import ColumnReader, timeline_readers
+from ..timing.clocks import monotonic_offset, redis_seconds
+from ..timing.session_clocks import shared_clock_fit
 from .base import STUB_ENTRIES, BrandStreamInterface
+from .iterators import ComputedColumnIterator, row_ids
 
 #: The processing module that holds the per-stream clock tables.
 MODULE_NAME = "brand_timestamps"

@@ -8,9 +8,9 @@ import warnings
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile, TimeSeries
 
-from ..iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB
-from ..specs import KeySpec
+from ..graph.stream_specs import KeySpec
 from .base import BrandStreamInterface
+from .iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB
 
 
 def series_name(stream: str, key: str) -> str:

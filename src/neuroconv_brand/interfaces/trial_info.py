@@ -10,11 +10,11 @@ import numpy as np
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile
 
-from ..entry_ids import EntryId
 from ..errors import GraphError
-from ..specs import KeySpec
-from ..streams import StreamReader
-from ..trial_pairing import first_samples_in_intervals
+from ..graph.stream_specs import KeySpec
+from ..mechanisms.trial_pairing import first_samples_in_intervals
+from ..reading.stream_reader import StreamReader
+from ..sources.entry_ids import EntryId
 from .base import BrandStreamInterface
 from .trials import BrandTrialsInterface, trials_metadata_schema
 

@@ -13,9 +13,9 @@ from pynwb import NWBFile
 from pynwb.epoch import TimeIntervals
 
 from ..errors import GraphError
-from ..specs import KeySpec, StreamSpec
-from ..streams import EntryBatch, StreamReader
-from ..trial_pairing import TrialPairing, first_event_between, pair_trials
+from ..graph.stream_specs import KeySpec, StreamSpec
+from ..mechanisms.trial_pairing import TrialPairing, first_event_between, pair_trials
+from ..reading.stream_reader import EntryBatch, StreamReader
 from .base import BrandStreamInterface
 
 #: Columns of the trials table whose names an indicator may not take.

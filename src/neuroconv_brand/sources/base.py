@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..entry_ids import EntryId
+from .entry_ids import EntryId
 
 #: One stream entry as Redis returns it: the raw id and the field -> value mapping (all bytes).
 Entry = tuple[bytes, dict[bytes, bytes]]

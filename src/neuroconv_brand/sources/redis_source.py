@@ -13,9 +13,9 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from ..entry_ids import EntryId
 from ..errors import SourceAuthenticationError, SourceConnectionError, SourceError
 from .base import Entry, StreamSource, StreamStats
+from .entry_ids import EntryId
 
 #: Connect quickly or fail: an unreachable server should be reported in seconds, not minutes.
 DEFAULT_CONNECT_TIMEOUT = 5.0

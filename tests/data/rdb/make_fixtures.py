@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from neuroconv_brand.redis_server import EmbeddedRedisServer, read_rdb_version
+from neuroconv_brand.sources.redis_server import EmbeddedRedisServer, read_rdb_version
 
 HERE = Path(__file__).parent
 T0 = 1_700_000_000_000

@@ -1,0 +1,1 @@
+"""Apps: what the commands do (inspect, validate, YAML runner, exportnwb, demo)."""

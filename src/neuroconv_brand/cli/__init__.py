@@ -1,0 +1,1 @@
+"""The ``neuroconv-brand`` command line: argument parsing, one module per subcommand."""

@@ -1,0 +1,76 @@
+"""What every ``neuroconv-brand`` subcommand shares: exit codes, the usage error, and the SOURCE arguments."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from ..errors import SourceError
+from ..sources.session import locate_source
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+PROG = "neuroconv-brand"
+#: Environment variable that gives the default ``--brand-base-dir`` (as BRAND itself uses it).
+BRAND_BASE_DIR_ENV = "BRAND_BASE_DIR"
+
+
+class UsageError(Exception):
+    """The command line is wrong: a handler found an argument it cannot use (exit code 2)."""
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``SOURCE``, ``--brand-base-dir`` and ``--redis-server`` to a subcommand's parser."""
+    parser.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="redis://host:port/db (rediss:// for TLS, unix:///path), a unix socket path, or a .rdb file",
+    )
+    parser.add_argument(
+        "--brand-base-dir",
+        metavar="DIR",
+        default=os.environ.get(BRAND_BASE_DIR_ENV) or None,
+        help=(
+            "the BRAND checkout the session ran from: finds node YAMLs (graphs before 2025) and resolves "
+            f"relative participant/devices paths (default: ${BRAND_BASE_DIR_ENV} if set)"
+        ),
+    )
+    parser.add_argument(
+        "--redis-server",
+        metavar="PATH",
+        help="for .rdb sources: the redis-server binary to load the file with (default: discovered)",
+    )
+
+
+def checked_source_arguments(args: argparse.Namespace) -> tuple[str, Path | None, Path | None]:
+    """Validate SOURCE, --brand-base-dir and --redis-server; raise :class:`UsageError` naming the bad one."""
+    try:
+        location = locate_source(args.source)
+    except SourceError as error:
+        raise UsageError(f"SOURCE: {error}") from None
+    base_dir = None
+    if args.brand_base_dir is not None:
+        base_dir = Path(args.brand_base_dir).expanduser()
+        if not base_dir.is_dir():
+            given_by = (
+                "--brand-base-dir"
+                if os.environ.get(BRAND_BASE_DIR_ENV) != args.brand_base_dir
+                else f"${BRAND_BASE_DIR_ENV}"
+            )
+            raise UsageError(
+                f"{given_by} {base_dir} is not a directory; give the BRAND checkout the session ran from."
+            )
+    server = None
+    if args.redis_server is not None:
+        if location.kind != "rdb":
+            raise UsageError("--redis-server only applies to .rdb sources; drop it for a live Redis.")
+        server = Path(args.redis_server).expanduser()
+        if not server.is_file():
+            raise UsageError(
+                f"--redis-server {server}: no such file; give the path of a redis-server binary."
+            )
+    return args.source, base_dir, server

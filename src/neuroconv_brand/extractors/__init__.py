@@ -1,0 +1,1 @@
+"""Extractors: SpikeInterface recording and sorting over the reading and timing layers."""

@@ -1,0 +1,1 @@
+"""Graph: the supergraph and node YAMLs turned into one StreamSpec per stream (pure)."""

@@ -1,0 +1,1 @@
+"""NWB output: backend configuration edits, compression presets, atomic output files."""

@@ -1,0 +1,1 @@
+"""Participant: participant and devices YAML, array maps, electrode parameter columns."""

@@ -1,0 +1,1 @@
+"""Reading: one pass per stream, decoded with numpy and spooled to disk."""

@@ -1,0 +1,216 @@
+"""Arrays kept in temporary files while a conversion runs: written once in order, read back by row ranges.
+
+Reads use ``preadv`` into a fresh array, so only the rows asked for are in memory (a memory map would leave
+every page it touched counted in the process's resident memory). The objects pickle as their paths, so a
+reading worker process can hand them to the parent. Once the parent holds them it unlinks the paths
+(:meth:`SpooledArray.detach`): a file then lives exactly as long as something (a pynwb data iterator, a clock
+table column) can still read it, and nothing is left behind even if the process is killed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ..graph.stream_specs import KeySpec
+from .decoding import SyncLabels
+from .stream_reader import EntryBatch
+
+
+class SpooledArray:
+    """An array of rows of shape ``row_shape`` in a file, appended in order.
+
+    Parameters
+    ----------
+    path : Path
+        The file: created empty, or an existing one holding ``rows`` rows.
+    dtype : numpy dtype
+        The element type (stored in native byte order).
+    row_shape : tuple of int
+        The shape of one row (``()`` for a 1-D array).
+    rows : int, optional
+        The rows an existing file holds; None creates the file.
+    """
+
+    def __init__(self, path: Path, dtype, row_shape: tuple[int, ...] = (), rows: int | None = None):
+        self.path = Path(path)
+        self.dtype = np.dtype(dtype).newbyteorder("=")
+        self.row_shape = tuple(row_shape)
+        self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
+        self.rows = rows or 0
+        self._file = open(self.path, "w+b" if rows is None else "r+b", buffering=0)  # closed by close()
+
+    def append(self, block: np.ndarray) -> None:
+        """Append rows (any array whose size is a whole number of rows)."""
+        rows = np.ascontiguousarray(block, dtype=self.dtype).reshape(-1, *self.row_shape)
+        view = memoryview(rows).cast("B")
+        written = 0
+        while written < len(view):
+            written += self._file.write(view[written:])
+        self.rows += len(rows)
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``[start, stop)`` as a new array of shape ``(stop - start, *row_shape)``."""
+        stop = min(stop, self.rows)
+        out = np.empty((max(stop - start, 0), *self.row_shape), dtype=self.dtype)
+        view = memoryview(out).cast("B")
+        done = 0
+        while done < len(view):
+            count = os.preadv(self._file.fileno(), [view[done:]], start * self.row_bytes + done)
+            if count == 0:
+                raise RuntimeError(f"spool file {self.path} is shorter than its {self.rows} rows")
+            done += count
+        return out
+
+    def read_all(self) -> np.ndarray:
+        """Every row."""
+        return self.read_rows(0, self.rows)
+
+    def detach(self) -> None:
+        """Unlink the file's path; the open file stays readable and its space is freed when it is closed."""
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass  # already gone, or a platform that cannot unlink open files: the folder cleanup does it
+        self.detached = True
+
+    def close(self) -> None:
+        """Close the file (a detached file's space is freed now)."""
+        self._file.close()
+
+    def __getstate__(self) -> dict:
+        if getattr(self, "detached", False):
+            raise TypeError(f"spool file {self.path} is detached; only a reading worker's files travel")
+        state = self.__dict__.copy()
+        del state["_file"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._file = open(self.path, "r+b", buffering=0)  # closed by close()
+
+
+class SpooledKey(SpooledArray):
+    """One key's decoded rows, ``(entries x samp, chan)``, in native byte order.
+
+    Parameters
+    ----------
+    path : Path
+        The file: created empty, or an existing one holding ``rows`` rows.
+    key : KeySpec
+        The key whose rows it holds.
+    rows : int, optional
+        The rows an existing file holds; None creates the file.
+    """
+
+    def __init__(self, path: Path, key: KeySpec, rows: int | None = None):
+        super().__init__(path, key.numpy_dtype, (key.chan,), rows)
+        self.key = key
+
+
+class SpooledTimeline:
+    """A stream's timeline (entry ids, ``ts`` stamps, sync labels) in files, appended batch by batch.
+
+    Sync labels that first appear in a later batch are absent (0, not present) in the earlier entries, as
+    :func:`~neuroconv_brand.reading.stream_reader.concatenate_batches` makes them.
+
+    Parameters
+    ----------
+    stream : str
+        The stream's name.
+    folder : Path
+        Where its files go.
+    """
+
+    def __init__(self, stream: str, folder: Path):
+        self.stream = stream
+        self.folder = Path(folder)
+        self.length = 0
+        self.ids = SpooledArray(self.folder / "ids.bin", np.uint64, (2,))
+        self.monotonic: SpooledArray | None = None
+        self.has_sync = False
+        self.labels: dict[str, tuple[SpooledArray, SpooledArray]] = {}
+
+    def append(self, batch: EntryBatch) -> None:
+        """Append a decoded batch's ids, stamps and labels (its data are not kept here)."""
+        count = len(batch)
+        if self.length == 0:
+            self.has_sync = batch.sync is not None
+            if batch.monotonic_ns is not None:
+                self.monotonic = SpooledArray(self.folder / "monotonic.bin", batch.monotonic_ns.dtype)
+        self.ids.append(batch.ids)
+        if self.monotonic is not None:
+            stamps = (
+                batch.monotonic_ns
+                if batch.monotonic_ns is not None
+                else np.zeros(count, self.monotonic.dtype)
+            )
+            self.monotonic.append(stamps)
+        found = batch.sync.values if batch.sync is not None else {}
+        for label in found:
+            if label not in self.labels:
+                number = len(self.labels)
+                values = SpooledArray(self.folder / f"sync{number}.bin", np.int64)
+                present = SpooledArray(self.folder / f"present{number}.bin", np.bool_)
+                values.append(np.zeros(self.length, np.int64))
+                present.append(np.zeros(self.length, bool))
+                self.labels[label] = (values, present)
+        for label, (values, present) in self.labels.items():
+            if label in found:
+                values.append(found[label])
+                present.append(batch.sync.present[label])
+            else:
+                values.append(np.zeros(count, np.int64))
+                present.append(np.zeros(count, bool))
+        self.length += count
+
+    def load(self) -> EntryBatch:
+        """The whole timeline, read back into memory."""
+        if self.length == 0:
+            return EntryBatch(self.stream, np.zeros((0, 2), dtype=np.uint64))
+        sync = None
+        if self.has_sync:
+            sync = SyncLabels(
+                {label: values.read_all() for label, (values, _) in self.labels.items()},
+                {label: present.read_all() for label, (_, present) in self.labels.items()},
+            )
+        monotonic = self.monotonic.read_all() if self.monotonic is not None else None
+        return EntryBatch(self.stream, self.ids.read_all(), {}, sync, monotonic)
+
+    def files(self) -> list[SpooledArray]:
+        """Every file of the timeline."""
+        arrays = [self.ids, *([self.monotonic] if self.monotonic is not None else [])]
+        return arrays + [array for pair in self.labels.values() for array in pair]
+
+
+#: ``read(start, stop)``: rows ``[start, stop)`` of a timeline column.
+ColumnReader = Callable[[int, int], np.ndarray]
+
+
+def timeline_readers(timeline: EntryBatch | SpooledTimeline) -> dict[str, ColumnReader]:
+    """Slice readers of a timeline's columns: ``ids``, ``monotonic``, ``sync:<label>`` and ``present:<label>``.
+
+    Works the same on a timeline in memory and on one in files (where only the rows asked for are read).
+    """
+    if isinstance(timeline, SpooledTimeline):
+        readers = {"ids": timeline.ids.read_rows}
+        if timeline.monotonic is not None:
+            readers["monotonic"] = timeline.monotonic.read_rows
+        for label, (values, present) in timeline.labels.items():
+            readers[f"sync:{label}"], readers[f"present:{label}"] = values.read_rows, present.read_rows
+        return readers
+    readers = {"ids": _slicer(timeline.ids)}
+    if timeline.monotonic_ns is not None:
+        readers["monotonic"] = _slicer(timeline.monotonic_ns)
+    if timeline.sync is not None:
+        for label in timeline.sync.values:
+            readers[f"sync:{label}"] = _slicer(timeline.sync.values[label])
+            readers[f"present:{label}"] = _slicer(timeline.sync.present[label])
+    return readers
+
+
+def _slicer(array: np.ndarray) -> ColumnReader:
+    return lambda start, stop: array[start:stop]

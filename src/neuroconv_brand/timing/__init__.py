@@ -1,0 +1,1 @@
+"""Timing: every clock a stream carries mapped onto one session time axis."""
