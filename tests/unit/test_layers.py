@@ -36,18 +36,10 @@ MAX_TOP_LEVEL_MODULES = 8
 KNOWN_UPWARD: set[tuple[str, str]] = {
     ("neuroconv_brand.apps.exportnwb", "neuroconv_brand.cli.common"),
     ("neuroconv_brand.apps.neuroconv_registration", "neuroconv_brand"),
-    ("neuroconv_brand.extractors.recording_extractor", "neuroconv_brand.interfaces.base"),
-    ("neuroconv_brand.extractors.sorting_extractor", "neuroconv_brand.interfaces.base"),
     ("neuroconv_brand.reading.stream_spool", "neuroconv_brand.interfaces.iterators"),
-    ("neuroconv_brand.timing.session_clocks", "neuroconv_brand.extractors.recording_extractor"),
 }
 #: Import cycles still present (issue 16 removes them). Only ever shrink this.
 KNOWN_CYCLES: list[set[str]] = [
-    {
-        "neuroconv_brand.extractors.recording_extractor",
-        "neuroconv_brand.interfaces.base",
-        "neuroconv_brand.timing.session_clocks",
-    },
     {
         "neuroconv_brand",
         "neuroconv_brand.apps.neuroconv_registration",

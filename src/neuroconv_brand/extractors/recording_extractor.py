@@ -39,6 +39,7 @@ import numpy as np
 from spikeinterface.core import BaseRecording, BaseRecordingSegment
 
 from ..errors import ConfigurationError, GraphError, SourceError, StreamDecodeError
+from ..graph.acquisition import is_acquisition_stream
 from ..graph.stream_specs import KeySpec, StreamSpec
 from ..graph.supergraph import Graph
 from ..reading.decoding import (
@@ -52,14 +53,10 @@ from ..reading.stream_reader import StreamReader, choose_batch_size, field_colum
 from ..sources.entry_ids import EntryId, parse_entry_ids
 from ..sources.session import BrandSession
 from ..timing.clocks import Clock, compute_entry_times, redis_seconds
+from ..timing.session_start import session_start_ms
 
 Timing = Literal["auto", "nsp", "entries"]
 GapMode = Literal["segments", "timestamps"]
-
-#: Acquisition nodes whose streams are raw broadband data (the rest is written as processed data).
-ACQUISITION_NODES = frozenset({"cerebusAdapter", "cerebusAdapterGem", "nspAcquisition"})
-#: Node-YAML stream names of raw broadband data.
-ACQUISITION_YAML_STREAMS = frozenset({"ContinuousNeural", "continuousNeural"})
 
 _MICROVOLTS_PER = {"nV": 1e-3, "uV": 1.0, "µV": 1.0, "μV": 1.0, "mV": 1e3, "V": 1e6}
 _VOLTAGE_UNIT = re.compile(
@@ -156,14 +153,6 @@ def node_sampling_frequency(graph: Graph, spec: StreamSpec) -> float | None:
         if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
             return float(value)
     return None
-
-
-def is_acquisition_stream(graph: Graph, spec: StreamSpec) -> bool:
-    """True for raw broadband streams written by an acquisition node (cerebusAdapter, cerebusAdapterGem, ...)."""
-    node = graph.nodes.get(spec.source_nickname or "") or {}
-    outputs = node.get("redis_outputs")
-    yaml_stream = outputs.get(spec.name) if isinstance(outputs, dict) else None
-    return node.get("name") in ACQUISITION_NODES or yaml_stream in ACQUISITION_YAML_STREAMS
 
 
 def load_channel_map(
@@ -321,8 +310,6 @@ class BrandRecordingExtractor(BaseRecording):
         self.on_bad_entry: OnBadEntry = on_bad_entry
         self.timestamps_key = timestamps_key
         self.clock: Clock = clock
-        from ..interfaces.base import session_start_ms  # the session clock every interface shares
-
         self.session_start_ms = session_start_ms(self.session, self.graph)
         resolved = self._resolve_timing(timing, timestamps_key)
         rate = float(timestamps_rate) if timestamps_rate else fs

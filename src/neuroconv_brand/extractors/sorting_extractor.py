@@ -20,6 +20,7 @@ from ..reading.decoding import OnBadEntry
 from ..reading.stream_reader import EntryBatch, StreamReader, concatenate_batches
 from ..sources.session import BrandSession
 from ..timing.clocks import Clock, compute_entry_times, entry_rate
+from ..timing.session_start import session_start_ms
 from .recording_extractor import RecordingConfigurationError
 
 
@@ -74,8 +75,6 @@ class BrandSortingExtractor(BaseSorting):
             raise GraphError(f"stream '{stream_name}' is not in the graph or has no data; streams: {known}.")
         self.spec = spec
         self.key = _crossings_key(spec, key)
-        from ..interfaces.base import session_start_ms
-
         self.session_start_ms = session_start_ms(self.session, self.graph)
         reader = StreamReader(
             self.session.source,

@@ -26,7 +26,7 @@ from ..participant.files import (
 )
 from ..sources.session import BrandSession
 from ..timing.clocks import session_start_datetime
-from .base import session_start_ms
+from ..timing.session_start import session_start_ms
 
 _POSITION_DTYPE = np.dtype([("x", "<f8"), ("y", "<f8"), ("z", "<f8")])
 _DEVICE_FIELDS = ("name", "description", "manufacturer", "model_number", "model_name", "serial_number")

@@ -20,11 +20,8 @@ from pydantic import validate_call
 from pynwb import NWBFile
 from spikeinterface.core import BaseRecording
 
-from ..extractors.recording_extractor import (
-    BrandRecordingExtractor,
-    RecordingConfigurationError,
-    is_acquisition_stream,
-)
+from ..extractors.recording_extractor import BrandRecordingExtractor, RecordingConfigurationError
+from ..graph.acquisition import is_acquisition_stream
 from ..graph.supergraph import Graph
 from ..timing.clocks import session_start_datetime
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import weakref
 
-from ..extractors.recording_extractor import is_acquisition_stream
+from ..graph.acquisition import is_acquisition_stream
 from ..graph.stream_specs import StreamSpec
 from ..graph.supergraph import Graph
 from ..reading.decoding import OnBadEntry
