@@ -58,6 +58,9 @@ class BrandConverter(NWBConverter):
         The devices YAML (a list of ``name``, ``electrode_qty``, ``description``, ``manufacturer``).
     brand_base_dir : str, optional
         The BRAND base directory, for graphs whose supergraph has no compiled stream definitions.
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (a graph may publish
+        several, e.g. one per block type); default: the graph's exportNWB derivative.
     streams : list of str, optional
         Convert exactly these streams (enabled or not) instead of the graph's selection.
     clock : {"sync", "monotonic", "redis"}
@@ -90,6 +93,7 @@ class BrandConverter(NWBConverter):
         participant_file: str | Path | None = None,
         devices_file: str | Path | None = None,
         brand_base_dir: str | Path | None = None,
+        derivative: str | None = None,
         streams: list[str] | None = None,
         clock: Literal["sync", "monotonic", "redis"] = "sync",
         on_bad_entry: Literal["raise", "skip"] = "raise",
@@ -103,13 +107,14 @@ class BrandConverter(NWBConverter):
         common = dict(
             file_path=file_path,
             brand_base_dir=brand_base_dir,
+            derivative=derivative,
             clock=clock,
             on_bad_entry=on_bad_entry,
             redis_server_path=redis_server_path,
         )
         # One session for the graph and every interface: closing it in between would index the source twice.
         with BrandSession.open(file_path, redis_server_path=redis_server_path) as session:
-            graph = session.graph(brand_base_dir=brand_base_dir)
+            graph = session.graph(brand_base_dir=brand_base_dir, derivative=derivative)
             present = set(session.source.stream_names())
             if recording_streams is None:
                 recording_streams = find_recording_streams(graph, present) if include_raw else []
@@ -118,7 +123,7 @@ class BrandConverter(NWBConverter):
             ]
             self.data_interface_objects: dict[str, BaseDataInterface] = {}
             participant = self._participant_interface(
-                participant_file, devices_file, file_path, brand_base_dir, redis_server_path
+                participant_file, devices_file, file_path, brand_base_dir, derivative, redis_server_path
             )
             if participant is not None:  # first: the electrodes table must exist before units link to it
                 self.data_interface_objects["Participant"] = participant
@@ -151,7 +156,9 @@ class BrandConverter(NWBConverter):
         self.participant_file, self.devices_file = participant_file, devices_file
 
     @staticmethod
-    def _participant_interface(participant_file, devices_file, file_path, brand_base_dir, redis_server_path):
+    def _participant_interface(
+        participant_file, devices_file, file_path, brand_base_dir, derivative, redis_server_path
+    ):
         """The participant interface from the given files, else from the files the graph names, else None."""
         try:
             return BrandParticipantInterface(
@@ -159,6 +166,7 @@ class BrandConverter(NWBConverter):
                 devices_file=devices_file,
                 file_path=file_path,
                 brand_base_dir=brand_base_dir,
+                derivative=derivative,
                 redis_server_path=redis_server_path,
             )
         except MetadataFileError as error:

@@ -222,8 +222,8 @@ def export_session(args: argparse.Namespace, log: RedisLog | None = None) -> Exp
                 f"the graph '{model.get('graph_name', '?')}' has no derivative with nickname '{args.nickname}' "
                 f"(derivatives: {known}); pass -n with one of them."
             )
-        session.use_derivative(args.nickname)
-        session.graph(brand_base_dir=base_dir)  # a graph that cannot be read fails before anything is written
+        # a graph that cannot be read fails before anything is written
+        session.graph(brand_base_dir=base_dir, derivative=args.nickname)
         output = args.output
         if output is None:
             client = session.source.client
@@ -236,7 +236,7 @@ def export_session(args: argparse.Namespace, log: RedisLog | None = None) -> Exp
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             warnings.filterwarnings("ignore", message=".*compression may not be available")
-            converter = BrandConverter(file_path=source, brand_base_dir=base_dir)
+            converter = BrandConverter(file_path=source, brand_base_dir=base_dir, derivative=args.nickname)
             output.parent.mkdir(parents=True, exist_ok=True)
             converter.run_conversion(
                 nwbfile_path=output, overwrite=args.overwrite, compression=args.compression

@@ -27,7 +27,6 @@ import math
 import re
 import sys
 import warnings
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
@@ -51,7 +50,7 @@ from ..reading.decoding import (
 )
 from ..reading.stream_reader import StreamReader, choose_batch_size, field_column
 from ..sources.entry_ids import EntryId, parse_entry_ids
-from ..sources.session import BrandSession
+from ..sources.session import open_session_graph
 from ..timing.clocks import Clock, compute_entry_times, redis_seconds
 from ..timing.session_start import session_start_ms
 
@@ -259,6 +258,8 @@ class BrandRecordingExtractor(BaseRecording):
         The entry clock for ``timing="entries"`` (see :mod:`neuroconv_brand.timing.clocks`).
     brand_base_dir : str, optional
         The BRAND base directory, for graphs whose supergraph has no compiled stream definitions.
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (default: the graph's).
     on_bad_entry : {"raise", "skip"}
         Entries whose payload does not match the declared shape: raise, or leave them out with a warning (their
         samples then show up as a gap).
@@ -288,6 +289,7 @@ class BrandRecordingExtractor(BaseRecording):
         gaps: GapMode = "segments",
         clock: Clock = "sync",
         brand_base_dir: str | PathLike | None = None,
+        derivative: str | None = None,
         on_bad_entry: OnBadEntry = "raise",
         redis_server_path: str | PathLike | None = None,
         all_annotations: bool = True,
@@ -296,9 +298,9 @@ class BrandRecordingExtractor(BaseRecording):
         _check_choice("gaps", gaps, ("segments", "timestamps"))
         _check_choice("clock", clock, ("sync", "monotonic", "redis"))
         _check_choice("on_bad_entry", on_bad_entry, ("raise", "skip"))
-        self.session = BrandSession.open(file_path, redis_server_path=redis_server_path)
-        weakref.finalize(self, self.session.close)
-        self.graph = self.session.graph(brand_base_dir=brand_base_dir)
+        self.session, self.graph = open_session_graph(
+            self, file_path, brand_base_dir, derivative, redis_server_path
+        )
         self.spec = self._find_spec(stream_name)
         self.key = self._find_key(key)
         where = f"stream '{stream_name}', key '{key}'"
@@ -361,6 +363,7 @@ class BrandRecordingExtractor(BaseRecording):
             gaps=gaps,
             clock=clock,
             brand_base_dir=None if brand_base_dir is None else str(brand_base_dir),
+            derivative=derivative,
             on_bad_entry=on_bad_entry,
             redis_server_path=None if redis_server_path is None else str(redis_server_path),
         )

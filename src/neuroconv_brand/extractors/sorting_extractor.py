@@ -8,7 +8,6 @@ periods from the first entry, so spike times have the entry resolution (1 ms for
 from __future__ import annotations
 
 import warnings
-import weakref
 from os import PathLike
 
 import numpy as np
@@ -18,7 +17,7 @@ from ..errors import GraphError
 from ..graph.stream_specs import KeySpec, StreamSpec
 from ..reading.decoding import OnBadEntry
 from ..reading.stream_reader import EntryBatch, StreamReader, concatenate_batches
-from ..sources.session import BrandSession
+from ..sources.session import open_session_graph
 from ..timing.clocks import Clock, compute_entry_times, entry_rate
 from ..timing.session_start import session_start_ms
 from .recording_extractor import RecordingConfigurationError
@@ -45,6 +44,8 @@ class BrandSortingExtractor(BaseSorting):
         What stamps the entries (see :mod:`neuroconv_brand.timing.clocks`).
     brand_base_dir : str, optional
         The BRAND base directory, for graphs whose supergraph has no compiled stream definitions.
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (default: the graph's).
     on_bad_entry : {"raise", "skip"}
         Entries whose payload does not match the declared shape: raise, or drop them with a warning.
     redis_server_path : str, optional
@@ -63,12 +64,13 @@ class BrandSortingExtractor(BaseSorting):
         unit_ids: list[int] | None = None,
         clock: Clock = "sync",
         brand_base_dir: str | PathLike | None = None,
+        derivative: str | None = None,
         on_bad_entry: OnBadEntry = "raise",
         redis_server_path: str | PathLike | None = None,
     ):
-        self.session = BrandSession.open(file_path, redis_server_path=redis_server_path)
-        weakref.finalize(self, self.session.close)
-        self.graph = self.session.graph(brand_base_dir=brand_base_dir)
+        self.session, self.graph = open_session_graph(
+            self, file_path, brand_base_dir, derivative, redis_server_path
+        )
         spec = self.graph.streams.get(stream_name)
         if spec is None or stream_name not in set(self.session.source.stream_names()):
             known = ", ".join(sorted(self.graph.streams)) or "none"
@@ -120,6 +122,7 @@ class BrandSortingExtractor(BaseSorting):
             unit_ids=None if unit_ids is None else [int(u) for u in unit_ids],
             clock=clock,
             brand_base_dir=None if brand_base_dir is None else str(brand_base_dir),
+            derivative=derivative,
             on_bad_entry=on_bad_entry,
             redis_server_path=None if redis_server_path is None else str(redis_server_path),
         )

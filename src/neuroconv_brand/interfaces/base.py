@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 import warnings
-import weakref
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -17,7 +16,7 @@ from ..graph.stream_specs import KeySpec, StreamSpec
 from ..reading.decoding import OnBadEntry
 from ..reading.stream_reader import EntryBatch, StreamReader
 from ..reading.stream_spool import StreamPass, session_spool
-from ..sources.session import BrandSession
+from ..sources.session import open_session_graph
 from ..timing.clocks import (
     Clock,
     EntryTimes,
@@ -53,6 +52,9 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
     brand_base_dir : str, optional
         The BRAND base directory, needed when the supergraph does not carry compiled stream definitions
         (graphs before 2025) so node YAMLs can be read.
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (a graph may publish
+        several); default: the graph's exportNWB derivative.
     clock : {"sync", "monotonic", "redis"}
         What stamps the entries (see :mod:`neuroconv_brand.timing.clocks`).
     on_bad_entry : {"raise", "skip"}
@@ -75,6 +77,7 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
         file_path: str | Path,
         stream_name: str,
         brand_base_dir: str | Path | None = None,
+        derivative: str | None = None,
         clock: Literal["sync", "monotonic", "redis"] = "sync",
         on_bad_entry: Literal["raise", "skip"] = "raise",
         redis_server_path: str | Path | None = None,
@@ -84,14 +87,15 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
             file_path=file_path,
             stream_name=stream_name,
             brand_base_dir=brand_base_dir,
+            derivative=derivative,
             clock=clock,
             on_bad_entry=on_bad_entry,
             redis_server_path=redis_server_path,
             verbose=verbose,
         )
-        self.session = BrandSession.open(file_path, redis_server_path=redis_server_path)
-        weakref.finalize(self, self.session.close)
-        self.graph = self.session.graph(brand_base_dir=brand_base_dir)
+        self.session, self.graph = open_session_graph(
+            self, file_path, brand_base_dir, derivative, redis_server_path
+        )
         self.spec: StreamSpec = self._find_spec(stream_name)
         self.clock: Clock = clock
         self.on_bad_entry: OnBadEntry = on_bad_entry

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ from ..participant.files import (
     load_devices_file,
     load_participant_file,
 )
-from ..sources.session import BrandSession
+from ..sources.session import BrandSession, open_session_graph
 from ..timing.clocks import session_start_datetime
 from ..timing.session_start import session_start_ms
 
@@ -69,6 +68,8 @@ class BrandParticipantInterface(BaseDataInterface):
         streams and the graph's file paths.
     brand_base_dir : str, optional
         The BRAND base directory that relative paths in the graph are relative to.
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (default: the graph's).
     redis_server_path : str, optional
         For ``.rdb`` sources: read through this redis-server instead of the direct file reader.
     verbose : bool
@@ -88,6 +89,7 @@ class BrandParticipantInterface(BaseDataInterface):
         devices_file: str | Path | None = None,
         file_path: str | Path | None = None,
         brand_base_dir: str | Path | None = None,
+        derivative: str | None = None,
         redis_server_path: str | Path | None = None,
         verbose: bool = False,
     ):
@@ -96,6 +98,7 @@ class BrandParticipantInterface(BaseDataInterface):
             devices_file=devices_file,
             file_path=file_path,
             brand_base_dir=brand_base_dir,
+            derivative=derivative,
             redis_server_path=redis_server_path,
             verbose=verbose,
         )
@@ -103,9 +106,9 @@ class BrandParticipantInterface(BaseDataInterface):
         self.session: BrandSession | None = None
         self.graph = None
         if file_path is not None:
-            self.session = BrandSession.open(file_path, redis_server_path=redis_server_path)
-            weakref.finalize(self, self.session.close)
-            self.graph = self.session.graph(brand_base_dir=brand_base_dir)
+            self.session, self.graph = open_session_graph(
+                self, file_path, brand_base_dir, derivative, redis_server_path
+            )
         self.participant_path = self._resolve(participant_file, "participant_file")
         self.devices_path = self._resolve(devices_file, "devices_file")
         self.participant = load_participant_file(self.participant_path)

@@ -135,6 +135,8 @@ class BrandRecordingInterface(BaseRecordingExtractorInterface):
         The entry clock for ``timing="entries"``.
     brand_base_dir : str, optional
         The BRAND base directory, for graphs whose supergraph has no compiled stream definitions.
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (default: the graph's).
     on_bad_entry : {"raise", "skip"}
         Entries whose payload does not match the declared shape: raise, or leave them out (a gap) with a warning.
     redis_server_path : str, optional
@@ -171,6 +173,7 @@ class BrandRecordingInterface(BaseRecordingExtractorInterface):
         gaps: Literal["segments", "timestamps"] = "segments",
         clock: Literal["sync", "monotonic", "redis"] = "sync",
         brand_base_dir: str | Path | None = None,
+        derivative: str | None = None,
         on_bad_entry: Literal["raise", "skip"] = "raise",
         redis_server_path: str | Path | None = None,
         verbose: bool = False,
@@ -192,6 +195,7 @@ class BrandRecordingInterface(BaseRecordingExtractorInterface):
             gaps=gaps,
             clock=clock,
             brand_base_dir=brand_base_dir,
+            derivative=derivative,
             on_bad_entry=on_bad_entry,
             redis_server_path=redis_server_path,
         )

@@ -60,6 +60,8 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
         The SpikeTimes stream to convert (e.g. ``thresh_cross`` or ``thresh_cross_2``).
     brand_base_dir : str, optional
         The BRAND base directory (for graphs whose supergraph has no compiled stream definitions).
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (default: the graph's).
     clock : {"sync", "monotonic", "redis"}
         What stamps the entries.
     on_bad_entry : {"raise", "skip"}
@@ -84,6 +86,7 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
         file_path: str | Path,
         stream_name: str,
         brand_base_dir: str | Path | None = None,
+        derivative: str | None = None,
         clock: Literal["sync", "monotonic", "redis"] = "sync",
         on_bad_entry: Literal["raise", "skip"] = "raise",
         redis_server_path: str | Path | None = None,
@@ -95,6 +98,7 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
             file_path=file_path,
             stream_name=stream_name,
             brand_base_dir=brand_base_dir,
+            derivative=derivative,
             clock=clock,
             on_bad_entry=on_bad_entry,
             redis_server_path=redis_server_path,

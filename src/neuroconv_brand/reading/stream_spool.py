@@ -24,7 +24,6 @@ import shutil
 import tempfile
 import threading
 import warnings
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -225,7 +224,6 @@ class SessionSpool:
             self._folder = None
 
 
-_SPOOLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: The session a forked reading worker reads from (set in the parent just before forking).
 _WORKER_SESSION: BrandSession | None = None
 #: Most worker processes :meth:`SessionSpool.read_ahead` starts by default.
@@ -261,12 +259,10 @@ def _read_in_worker(job: tuple[int, tuple]) -> tuple[int, tuple | None]:
 
 
 def session_spool(session: BrandSession) -> SessionSpool:
-    """The spool of ``session`` (deleted when the session closes)."""
-    spool = _SPOOLS.get(session)
-    if spool is None:
-        spool = _SPOOLS[session] = SessionSpool(session)
-        session.add_closer(spool.close)
-    return spool
+    """The spool of ``session``, kept in its context (closed, and its folder deleted, when the session closes)."""
+    if session.context.spool is None:
+        session.context.spool = SessionSpool(session)
+    return session.context.spool
 
 
 def numeric_keys(spec: StreamSpec) -> dict[str, KeySpec]:

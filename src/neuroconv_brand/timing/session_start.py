@@ -27,9 +27,9 @@ def session_start_ms(session: BrandSession, graph: Graph) -> int:
     """``session_start_time`` in Unix ms: the earliest first entry among the graph's exported and raw streams.
 
     Without exported streams, the earliest first entry of any data stream; without data, the graph load
-    (first ``supergraph_stream`` entry). Cached on the session.
+    (first ``supergraph_stream`` entry). Kept in the session's context.
     """
-    cache = session.__dict__.setdefault("_start_ms", {})
+    cache = session.context.start_ms
     key = id(graph)
     if key not in cache:
         present = set(session.source.stream_names())
