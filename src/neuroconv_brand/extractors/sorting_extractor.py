@@ -15,6 +15,7 @@ from spikeinterface.core import BaseSorting, BaseSortingSegment
 
 from ..errors import GraphError
 from ..graph.stream_specs import KeySpec, StreamSpec
+from ..mechanisms.crossings import named_crossings, nwb_blocks
 from ..reading.decoding import OnBadEntry
 from ..reading.stream_reader import EntryBatch, StreamReader, concatenate_batches
 from ..sources.session import open_session_graph
@@ -148,8 +149,7 @@ def _crossings_key(spec: StreamSpec, key: str | None) -> KeySpec:
                 f"stream '{spec.name}' declares no key '{key}' (declared: {', '.join(spec.keys)})."
             )
         return spec.keys[key]
-    for candidate in spec.exported_keys.values():
-        named = (candidate.nwb or {}).get("crossings")
+    for _, named in named_crossings(nwb_blocks(spec)):
         if isinstance(named, str) and named in spec.keys:
             return spec.keys[named]
     numeric = [k for k in spec.exported_keys.values() if not k.is_text]

@@ -5,27 +5,16 @@ from __future__ import annotations
 import json
 import warnings
 
-from hdmf.utils import get_docval
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile
 from pynwb.behavior import Position, SpatialSeries
 
 from ..errors import GraphError
 from ..graph.stream_specs import KeySpec
+from ..mechanisms.position import JSON_TYPES, SPATIAL_SERIES_SETTINGS, split_nwb_block
 from .base import BrandStreamInterface
 from .iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB
 
-#: SpatialSeries arguments that the interface sets itself; an ``nwb:`` block cannot pass them.
-_SET_BY_INTERFACE = frozenset(
-    {"name", "data", "timestamps", "starting_time", "rate", "control", "control_description", "comments"}
-)
-_JSON_TYPES = {str: "string", float: "number", int: "integer", bool: "boolean"}
-#: The SpatialSeries settings an ``nwb:`` block may hold (read from pynwb's constructor) -> their Python type.
-SPATIAL_SERIES_SETTINGS: dict[str, type] = {
-    arg["name"]: arg["type"]
-    for arg in get_docval(SpatialSeries.__init__)
-    if arg["name"] not in _SET_BY_INTERFACE and arg["type"] in _JSON_TYPES
-}
 #: Spellings of spatial units mapped to the names nwbinspector accepts.
 UNIT_ALIASES = {
     "pixel": "pixels",
@@ -59,17 +48,6 @@ def normalize_unit(unit: object) -> str:
         return "n.a."
     text = str(unit).strip()
     return UNIT_ALIASES.get(text.lower(), text)
-
-
-def split_nwb_block(nwb: dict) -> tuple[dict, dict, object]:
-    """Split a key's ``nwb:`` block into SpatialSeries settings, extra entries, and user comments."""
-    settings = {name: value for name, value in nwb.items() if name in SPATIAL_SERIES_SETTINGS}
-    extra = {
-        name: value
-        for name, value in nwb.items()
-        if name not in SPATIAL_SERIES_SETTINGS and name != "comments"
-    }
-    return settings, extra, nwb.get("comments")
 
 
 class BrandPositionInterface(BrandStreamInterface):
@@ -164,7 +142,7 @@ class BrandPositionInterface(BrandStreamInterface):
             "properties": {
                 "name": {"type": "string"},
                 "comments": {"type": "string"},
-                **{name: {"type": _JSON_TYPES[kind]} for name, kind in SPATIAL_SERIES_SETTINGS.items()},
+                **{name: {"type": JSON_TYPES[kind]} for name, kind in SPATIAL_SERIES_SETTINGS.items()},
             },
             "additionalProperties": False,
         }

@@ -15,7 +15,8 @@ from pynwb.misc import Units
 
 from ..errors import GraphError
 from ..graph.stream_specs import KeySpec
-from ..participant.electrode_map import ChannelElectrodes, crossings_key, map_channels_to_electrodes
+from ..mechanisms.crossings import crossings_key
+from ..participant.electrode_map import ChannelElectrodes, map_channels_to_electrodes
 from ..reading.stream_spool import session_spool
 from ..timing.clocks import entry_rate
 from .base import STUB_ENTRIES, BrandStreamInterface

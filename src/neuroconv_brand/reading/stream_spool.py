@@ -32,6 +32,7 @@ import numpy as np
 from ..errors import BrandError
 from ..graph.stream_specs import KeySpec, StreamSpec
 from ..interfaces.iterators import SpooledColumnIterator
+from ..mechanisms.crossings import named_crossings, nwb_blocks
 from ..sources.session import BrandSession
 from .decoding import OnBadEntry
 from .spool_files import ColumnReader, SpooledArray, SpooledKey, SpooledTimeline, timeline_readers
@@ -268,10 +269,9 @@ def session_spool(session: BrandSession) -> SessionSpool:
 def numeric_keys(spec: StreamSpec) -> dict[str, KeySpec]:
     """What a pass spools: the exported keys that hold numbers, and a SpikeTimes stream's crossings key."""
     names = [name for name, key in spec.exported_keys.items() if not key.is_text]
-    for key in spec.exported_keys.values():
-        named = str((key.nwb or {}).get("crossings", ""))
-        if named in spec.keys and not spec.keys[named].is_text:
-            names.append(named)
+    for _, named in named_crossings(nwb_blocks(spec)):
+        if str(named) in spec.keys and not spec.keys[str(named)].is_text:
+            names.append(str(named))
     return {name: spec.keys[name] for name in dict.fromkeys(names)}
 
 
