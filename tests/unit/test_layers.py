@@ -32,23 +32,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 MAX_TOP_LEVEL_MODULES = 8
 
-#: Imports that still point up the layers (issue 16 removes them one by one). Only ever shrink this.
-KNOWN_UPWARD: set[tuple[str, str]] = {
-    ("neuroconv_brand.apps.exportnwb", "neuroconv_brand.cli.common"),
-    ("neuroconv_brand.apps.neuroconv_registration", "neuroconv_brand"),
-    ("neuroconv_brand.reading.stream_spool", "neuroconv_brand.interfaces.iterators"),
-}
-#: Import cycles still present (issue 16 removes them). Only ever shrink this.
-KNOWN_CYCLES: list[set[str]] = [
-    {
-        "neuroconv_brand",
-        "neuroconv_brand.apps.neuroconv_registration",
-        "neuroconv_brand.apps.yaml_jobs",
-        "neuroconv_brand.apps.yaml_runner",
-        "neuroconv_brand.apps.yaml_specification",
-    },
-]
-
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE_ROOT.parent).with_suffix("").parts
@@ -156,13 +139,11 @@ def test_no_module_imports_from_a_higher_layer():
         for target in targets
         if layer_of(target) > layer_of(module)
     }
-    assert upward - KNOWN_UPWARD == set(), "these imports point up the layers (see LAYERS)"
-    assert KNOWN_UPWARD - upward == set(), "fixed: remove these from KNOWN_UPWARD"
+    assert upward == set(), "these imports point up the layers (see LAYERS)"
 
 
 def test_no_import_cycle():
-    found = sorted(sorted(component) for component in cycles(import_graph()))
-    assert found == sorted(sorted(component) for component in KNOWN_CYCLES)
+    assert sorted(sorted(component) for component in cycles(import_graph())) == []
 
 
 @pytest.mark.parametrize(

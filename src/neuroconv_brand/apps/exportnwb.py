@@ -28,11 +28,11 @@ from pathlib import Path
 
 import redis
 
-from ..cli.common import BRAND_BASE_DIR_ENV, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
 from ..errors import BrandError, ConfigurationError
 from ..graph.eras import normalize_derivatives
 from ..sources.redis_source import make_client, translated_redis_errors
 from ..sources.session import BrandSession
+from .command_line import BRAND_BASE_DIR_ENV, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
 
 #: The derivative nickname exportNWB.py uses when ``-n`` is not given.
 DEFAULT_NICKNAME = "exportNWB"

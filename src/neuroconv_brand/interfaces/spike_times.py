@@ -191,8 +191,8 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
             _ensure_placeholder_electrodes(nwbfile, int(mapping.rows.max()) + 1, self.spec.name)
         spike_times, counts = self.read_spike_times(stub_test)
         # On disk until written: a long session has tens of millions of spike times.
-        spike_times = session_spool(self.session).spool_column(
-            spike_times, f"stream '{self.spec.name}' spike times"
+        spike_times = SpooledColumnIterator(
+            session_spool(self.session).spool_column(spike_times, f"stream '{self.spec.name}' spike times")
         )
         entry_seconds = self.get_timestamps()[:n_entries]
         n_units = len(counts)

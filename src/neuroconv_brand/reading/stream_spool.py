@@ -31,7 +31,6 @@ import numpy as np
 
 from ..errors import BrandError
 from ..graph.stream_specs import KeySpec, StreamSpec
-from ..interfaces.iterators import SpooledColumnIterator
 from ..mechanisms.crossings import named_crossings, nwb_blocks
 from ..sources.session import BrandSession
 from .decoding import OnBadEntry
@@ -192,8 +191,8 @@ class SessionSpool:
         finally:
             _WORKER_SESSION = None
 
-    def spool_column(self, values: np.ndarray, what: str) -> SpooledColumnIterator:
-        """``values`` (1-D, e.g. spike times) moved to a spool file, as a column pynwb reads buffer by buffer.
+    def spool_column(self, values: np.ndarray, what: str) -> SpooledArray:
+        """``values`` (1-D, e.g. spike times) moved to a spool file (for a column pynwb reads buffer by buffer).
 
         ``what`` names the column in a :class:`SpoolSpaceError`.
         """
@@ -211,7 +210,7 @@ class SessionSpool:
                 ) from error
             raise
         spooled.detach()
-        return SpooledColumnIterator(spooled)
+        return spooled
 
     def close(self) -> None:
         """Forget the passes and delete the folder.

@@ -1,0 +1,19 @@
+"""What the command-line programs share: exit codes, the usage error, the BRAND base directory variable.
+
+Used by the ``neuroconv-brand`` subcommands (``cli/``) and by the exportNWB derivative (:mod:`.exportnwb`).
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+PROG = "neuroconv-brand"
+#: Environment variable that gives the default ``--brand-base-dir`` (as BRAND itself uses it).
+BRAND_BASE_DIR_ENV = "BRAND_BASE_DIR"
+
+
+class UsageError(Exception):
+    """The command line is wrong: a handler found an argument it cannot use (exit code 2)."""
