@@ -13,29 +13,18 @@ import warnings
 
 from neuroconv import NWBConverter
 
+from .. import interfaces
 from ..converter import BrandConverter
-from ..interfaces import (
-    BrandParticipantInterface,
-    BrandPositionInterface,
-    BrandRecordingInterface,
-    BrandSpikeTimesInterface,
-    BrandStreamTimestampsInterface,
-    BrandTimeSeriesInterface,
-    BrandTrialInfoInterface,
-    BrandTrialsInterface,
-)
 
-#: Every concrete interface and converter of the package, registered with NeuroConv under its class name.
+#: Every concrete interface and converter of the package, registered with NeuroConv under its class name: the
+#: converter, and the interfaces ``neuroconv_brand.interfaces`` lists in ``__all__`` (its abstract base left out).
 REGISTERED_CLASSES: tuple[type, ...] = (
     BrandConverter,
-    BrandParticipantInterface,
-    BrandPositionInterface,
-    BrandRecordingInterface,
-    BrandSpikeTimesInterface,
-    BrandStreamTimestampsInterface,
-    BrandTimeSeriesInterface,
-    BrandTrialInfoInterface,
-    BrandTrialsInterface,
+    *(
+        cls
+        for cls in (getattr(interfaces, name) for name in interfaces.__all__)
+        if not inspect.isabstract(cls)
+    ),
 )
 
 
