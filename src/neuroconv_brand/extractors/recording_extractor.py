@@ -36,6 +36,7 @@ from typing import Literal
 
 import numpy as np
 from spikeinterface.core import BaseRecording, BaseRecordingSegment
+from spikeinterface.core.core_tools import define_function_from_class
 
 from ..errors import ConfigurationError, GraphError, SourceError, StreamDecodeError
 from ..graph.acquisition import is_acquisition_stream
@@ -823,3 +824,8 @@ def _index_by_entry_clock(
         times = np.concatenate([run.t_start + np.arange(run.num_samples) / fs for run in runs])
     # StreamReader already warned about entries it left out.
     return _StreamIndex(timeline.ids, runs, gaps, "entries"), times
+
+
+#: SpikeInterface's reader-function spelling of :class:`BrandRecordingExtractor` (as ``read_spikeglx`` and friends):
+#: ``read_brand("session.rdb", "nsp_neural")``.
+read_brand = define_function_from_class(source_class=BrandRecordingExtractor, name="read_brand")
