@@ -51,3 +51,15 @@ def test_sorting_round_trip(raw_session):
         assert list(copy.get_unit_ids()) == list(range(100, 116))
         for unit, train in trains.items():
             np.testing.assert_array_equal(copy.get_unit_spike_train(unit), train)
+
+
+def test_the_extractors_use_the_session_wide_clock_fit(hazard_session):
+    """A sync label maps to one session time in every stream: the sorting's first spike-entry time is the spike
+    interface's, both through the session's shared fit (kept in the session's context)."""
+    from neuroconv_brand import BrandSpikeTimesInterface
+
+    interface = BrandSpikeTimesInterface(file_path=hazard_session.rdb_path, stream_name="thresh_cross")
+    sorting = BrandSortingExtractor(hazard_session.rdb_path, "thresh_cross")
+    assert sorting.session is interface.session
+    assert any(key[2] == "sync" for key in sorting.session.context.clock_fits)
+    assert sorting._sorting_segments[0]._t_start == interface.get_timestamps()[0]

@@ -52,7 +52,8 @@ from ..reading.decoding import (
 from ..reading.stream_reader import StreamReader, choose_batch_size, field_column
 from ..sources.entry_ids import EntryId, parse_entry_ids
 from ..sources.session import open_session_graph
-from ..timing.clocks import Clock, compute_entry_times, redis_seconds
+from ..timing.clocks import Clock, redis_seconds
+from ..timing.session_clocks import session_entry_times
 from ..timing.session_start import session_start_ms
 
 Timing = Literal["auto", "nsp", "entries"]
@@ -786,7 +787,15 @@ def _index_by_entry_clock(
         raise GraphError(f"stream '{spec.name}' has no entries to read.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the fallback count is reported below, with the stream's name
-        entry_times = compute_entry_times(spec, timeline, extractor.clock, extractor.session_start_ms)
+        entry_times = session_entry_times(
+            extractor.session,
+            extractor.graph,
+            spec,
+            timeline,
+            extractor.clock,
+            extractor.session_start_ms,
+            extractor.on_bad_entry,
+        )
     if entry_times.fallback_entries:
         warnings.warn(
             f"stream '{spec.name}': {entry_times.fallback_entries} entries lack the {extractor.clock} clock's field; "

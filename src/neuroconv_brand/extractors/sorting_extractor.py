@@ -19,7 +19,8 @@ from ..mechanisms.crossings import named_crossings, nwb_blocks
 from ..reading.decoding import OnBadEntry
 from ..reading.stream_reader import EntryBatch, StreamReader, concatenate_batches
 from ..sources.session import open_session_graph
-from ..timing.clocks import Clock, compute_entry_times, entry_rate
+from ..timing.clocks import Clock, entry_rate
+from ..timing.session_clocks import session_entry_times
 from ..timing.session_start import session_start_ms
 from .recording_extractor import RecordingConfigurationError
 
@@ -102,7 +103,9 @@ class BrandSortingExtractor(BaseSorting):
         timeline = concatenate_batches(stream_name, timeline_parts)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            times = compute_entry_times(spec, timeline, clock, self.session_start_ms).seconds
+            times = session_entry_times(
+                self.session, self.graph, spec, timeline, clock, self.session_start_ms, on_bad_entry
+            ).seconds
         fs = float(sampling_frequency) if sampling_frequency else entry_rate(times, spec.rate)
         if not fs:
             raise RecordingConfigurationError(

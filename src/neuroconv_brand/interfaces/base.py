@@ -20,14 +20,12 @@ from ..sources.session import open_session_graph
 from ..timing.clocks import (
     Clock,
     EntryTimes,
-    blocking_label,
-    compute_entry_times,
     entry_rate,
     sample_times,
     series_timing,
     session_start_datetime,
 )
-from ..timing.session_clocks import shared_clock_fit, spools_by_default
+from ..timing.session_clocks import session_entry_times, spools_by_default
 from ..timing.session_start import session_start_ms
 from .iterators import StreamKeyIterator
 
@@ -167,14 +165,15 @@ class BrandStreamInterface(BaseTemporalAlignmentInterface):
 
     def _compute_entry_times(self, timeline: EntryBatch, clock: Clock | None = None) -> EntryTimes:
         """Entry times on ``clock`` (default: the interface's), with the session's shared clock fit."""
-        clock = clock or self.clock
-        label = blocking_label(self.spec, timeline) if clock == "sync" else None
-        fit = None
-        if clock != "redis":
-            fit = shared_clock_fit(
-                self.session, self.graph, self.session_start_ms, clock, label, self.on_bad_entry
-            )
-        return compute_entry_times(self.spec, timeline, clock, self.session_start_ms, fit)
+        return session_entry_times(
+            self.session,
+            self.graph,
+            self.spec,
+            timeline,
+            clock or self.clock,
+            self.session_start_ms,
+            self.on_bad_entry,
+        )
 
     @property
     def timeline(self) -> EntryBatch:

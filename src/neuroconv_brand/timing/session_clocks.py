@@ -15,7 +15,7 @@ from ..reading.decoding import OnBadEntry
 from ..reading.stream_reader import EntryBatch
 from ..reading.stream_spool import StreamPass, session_spool
 from ..sources.session import BrandSession
-from .clocks import Clock, ClockFit, blocking_label, fit_clock, read_clock
+from .clocks import Clock, ClockFit, EntryTimes, blocking_label, compute_entry_times, fit_clock, read_clock
 
 
 def spools_by_default(graph: Graph, spec: StreamSpec) -> bool:
@@ -92,3 +92,21 @@ def shared_clock_fit(
                 fits[key] = fit
                 break
     return fits[key]
+
+
+def session_entry_times(
+    session: BrandSession,
+    graph: Graph,
+    spec: StreamSpec,
+    timeline: EntryBatch,
+    clock: Clock,
+    start_ms: int,
+    on_bad_entry: OnBadEntry = "raise",
+) -> EntryTimes:
+    """Entry times of ``timeline`` on ``clock``, through the session's shared fit of that clock.
+
+    What every interface and extractor uses, so that one clock value maps to one session time in every stream.
+    """
+    label = blocking_label(spec, timeline) if clock == "sync" else None
+    fit = shared_clock_fit(session, graph, start_ms, clock, label, on_bad_entry) if clock != "redis" else None
+    return compute_entry_times(spec, timeline, clock, start_ms, fit)
