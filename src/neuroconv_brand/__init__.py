@@ -18,7 +18,7 @@ from .errors import (
     StreamDecodeError,
     UnsupportedEncodingError,
 )
-from .extractors.recording_extractor import BrandRecordingExtractor, RecordingGap
+from .extractors.recording_extractor import BrandRecordingExtractor, RecordingGap, read_brand
 from .extractors.sorting_extractor import BrandSortingExtractor
 from .graph.stream_specs import KeySpec, StreamSpec, SyncTiming
 from .graph.supergraph import Graph
@@ -75,6 +75,7 @@ __all__ = [
     "UnsupportedEncodingError",
     "__version__",
     "apply_compression_preset",
+    "read_brand",
     "run_conversion_from_yaml",
 ]
 

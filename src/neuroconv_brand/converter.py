@@ -78,6 +78,9 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
         The devices YAML (a list of ``name``, ``electrode_qty``, ``description``, ``manufacturer``).
     brand_base_dir : str, optional
         The BRAND base directory, for graphs whose supergraph has no compiled stream definitions.
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (a graph may publish
+        several, e.g. one per block type); default: the graph's exportNWB derivative.
     streams : list of str, optional
         Convert exactly these streams (enabled or not) instead of the graph's selection; a raw broadband stream
         named here is converted as with ``include_raw`` (an ElectricalSeries linked to the electrodes).
@@ -111,6 +114,7 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
         participant_file: str | Path | None = None,
         devices_file: str | Path | None = None,
         brand_base_dir: str | Path | None = None,
+        derivative: str | None = None,
         streams: list[str] | None = None,
         clock: Literal["sync", "monotonic", "redis"] = "sync",
         on_bad_entry: Literal["raise", "skip"] = "raise",
@@ -124,13 +128,14 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
         common = dict(
             file_path=file_path,
             brand_base_dir=brand_base_dir,
+            derivative=derivative,
             clock=clock,
             on_bad_entry=on_bad_entry,
             redis_server_path=redis_server_path,
         )
         # One session for the graph and every interface: closing it in between would index the source twice.
         with BrandSession.open(file_path, redis_server_path=redis_server_path) as session:
-            graph = session.graph(brand_base_dir=brand_base_dir)
+            graph = session.graph(brand_base_dir=brand_base_dir, derivative=derivative)
             self.snapshot_note = snapshot_note(session)
             self._read_files = {f"the node YAML {path.name}": path for path in graph.node_yaml_files}
             if session.location.kind == "rdb":
@@ -145,7 +150,7 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
             ]
             self.data_interface_objects: dict[str, BaseDataInterface] = {}
             participant = self._participant_interface(
-                participant_file, devices_file, file_path, brand_base_dir, redis_server_path
+                participant_file, devices_file, file_path, brand_base_dir, derivative, redis_server_path
             )
             if participant is not None:  # first: the electrodes table must exist before units link to it
                 self.data_interface_objects["Participant"] = participant
@@ -193,7 +198,9 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
         return files
 
     @staticmethod
-    def _participant_interface(participant_file, devices_file, file_path, brand_base_dir, redis_server_path):
+    def _participant_interface(
+        participant_file, devices_file, file_path, brand_base_dir, derivative, redis_server_path
+    ):
         """The participant interface from the given files, else from the files the graph names, else None."""
         try:
             return BrandParticipantInterface(
@@ -201,6 +208,7 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
                 devices_file=devices_file,
                 file_path=file_path,
                 brand_base_dir=brand_base_dir,
+                derivative=derivative,
                 redis_server_path=redis_server_path,
             )
         except MetadataFileError as error:

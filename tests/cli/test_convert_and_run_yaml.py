@@ -93,6 +93,7 @@ def test_run_yaml_converts_every_session(clean_session, hazard_session, tmp_path
         "--output-folder-path", str(tmp_path / "out"), "--jobs", "2",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "ResourceWarning" not in result.stdout + result.stderr  # every spool file is closed by its owner
     for name, saved in (("clean", clean_session), ("hazards", hazard_session)):
         nwbfile = read_nwb(tmp_path / "out" / f"{name}.nwb")
         assert len(nwbfile.trials) == len(saved.truth.trials)

@@ -13,7 +13,8 @@ from neuroconv_brand import BrandConverter
 from neuroconv_brand.errors import GraphError
 from neuroconv_brand.graph.stream_specs import KeySpec, StreamSpec
 from neuroconv_brand.interfaces.trial_info import BrandTrialInfoInterface
-from neuroconv_brand.interfaces.trials import BrandTrialsInterface, read_trial_definition
+from neuroconv_brand.interfaces.trials import BrandTrialsInterface
+from neuroconv_brand.mechanisms.trial_definition import read_trial_definition
 from neuroconv_brand.testing import SessionConfig, expected_sync_times, save_session_rdb
 
 LABEL, RATE = "nsp_idx_1", 1000.0

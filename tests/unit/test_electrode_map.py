@@ -7,11 +7,8 @@ import pytest
 
 from neuroconv_brand.errors import GraphError
 from neuroconv_brand.graph.supergraph import Graph
-from neuroconv_brand.participant.electrode_map import (
-    crossing_streams,
-    crossings_key,
-    map_channels_to_electrodes,
-)
+from neuroconv_brand.mechanisms.crossings import crossings_key
+from neuroconv_brand.participant.electrode_map import crossing_streams, map_channels_to_electrodes
 from neuroconv_brand.testing import SessionConfig
 from neuroconv_brand.testing.definitions import build_graph
 from neuroconv_brand.testing.supergraph import FilePaths, build_supergraph

@@ -485,3 +485,18 @@ def test_dask_missing_gives_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # what an environment without the extra looks like
     with pytest.raises(DaskNotInstalledError, match=r"pip install 'neuroconv-brand\[dask\]'"):
         check_execution(1, "tcp://127.0.0.1:8786")
+
+
+def test_registration_lists_every_public_interface_and_converter():
+    from neuroconv import BaseDataInterface, NWBConverter
+
+    import neuroconv_brand
+
+    public = {
+        name
+        for name in neuroconv_brand.__all__
+        if isinstance(getattr(neuroconv_brand, name), type)
+        and issubclass(getattr(neuroconv_brand, name), BaseDataInterface | NWBConverter)
+    }
+    assert set(brand_classes()) == public
+    assert len(public) == 9

@@ -28,7 +28,12 @@ from pathlib import Path
 
 import redis
 
-from ..cli.common import (
+from ..errors import BrandError, ConfigurationError
+from ..graph.eras import normalize_derivatives
+from ..interruption import stop_on_signals
+from ..sources.redis_source import make_client, translated_redis_errors
+from ..sources.session import BrandSession
+from .command_line import (
     BRAND_BASE_DIR_ENV,
     EXIT_FAILURE,
     EXIT_OK,
@@ -36,11 +41,6 @@ from ..cli.common import (
     UsageError,
     refuse_output_onto_input,
 )
-from ..errors import BrandError, ConfigurationError
-from ..graph.eras import normalize_derivatives
-from ..interruption import stop_on_signals
-from ..sources.redis_source import make_client, translated_redis_errors
-from ..sources.session import BrandSession
 
 #: The derivative nickname exportNWB.py uses when ``-n`` is not given.
 DEFAULT_NICKNAME = "exportNWB"
@@ -239,8 +239,8 @@ def export_session(args: argparse.Namespace, log: RedisLog | None = None) -> Exp
                 f"the graph '{model.get('graph_name', '?')}' has no derivative with nickname '{args.nickname}' "
                 f"(derivatives: {known}); pass -n with one of them."
             )
-        session.use_derivative(args.nickname)
-        session.graph(brand_base_dir=base_dir)  # a graph that cannot be read fails before anything is written
+        # a graph that cannot be read fails before anything is written
+        session.graph(brand_base_dir=base_dir, derivative=args.nickname)
         output = args.output
         if output is None:
             client = session.source.client
@@ -253,7 +253,7 @@ def export_session(args: argparse.Namespace, log: RedisLog | None = None) -> Exp
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             warnings.filterwarnings("ignore", message=".*compression may not be available")
-            converter = BrandConverter(file_path=source, brand_base_dir=base_dir)
+            converter = BrandConverter(file_path=source, brand_base_dir=base_dir, derivative=args.nickname)
             server_files = {"the Redis socket": args.redis_socket, "the Redis server's .rdb file": None}
             with translated_redis_errors(session.location.description):
                 server_files["the Redis server's .rdb file"] = server_rdb_path(session.source.client)

@@ -8,51 +8,35 @@ specification can say ``data_interfaces: {brand: BrandConverter}``.
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import pkgutil
 import warnings
-from types import ModuleType
 
-from neuroconv import BaseDataInterface, NWBConverter
+from neuroconv import NWBConverter
 
-_PACKAGE = "neuroconv_brand"
+from .. import interfaces
+from ..converter import BrandConverter
 
-
-def _is_usable_class(candidate: object) -> bool:
-    return (
-        inspect.isclass(candidate)
-        and issubclass(candidate, BaseDataInterface | NWBConverter)
-        and candidate.__module__.split(".")[0] == _PACKAGE
-        and not inspect.isabstract(candidate)
-    )
+#: Every concrete interface and converter of the package, registered with NeuroConv under its class name: the
+#: converter, and the interfaces ``neuroconv_brand.interfaces`` lists in ``__all__`` (its abstract base left out).
+REGISTERED_CLASSES: tuple[type, ...] = (
+    BrandConverter,
+    *(
+        cls
+        for cls in (getattr(interfaces, name) for name in interfaces.__all__)
+        if not inspect.isabstract(cls)
+    ),
+)
 
 
 def brand_classes() -> dict[str, type]:
-    """Every concrete interface and converter class this package exports, by class name.
-
-    Discovered at call time from the top-level ``neuroconv_brand`` namespace, every module of
-    ``neuroconv_brand.interfaces`` and the ``type_nwb`` registry, so interfaces added later are found without
-    being listed here. Abstract bases (``BrandStreamInterface``) are left out.
+    """Every concrete interface and converter class this package exports (:data:`REGISTERED_CLASSES`), by name.
 
     Returns
     -------
     dict
         Class name -> class, sorted by name.
     """
-    import neuroconv_brand
-    import neuroconv_brand.interfaces as interfaces
-    from neuroconv_brand.interfaces.registry import INTERFACE_BY_TYPE_NWB
-
-    modules: list[ModuleType] = [neuroconv_brand, interfaces]
-    modules += [
-        importlib.import_module(f"{interfaces.__name__}.{info.name}")
-        for info in pkgutil.iter_modules(interfaces.__path__)
-    ]
-    candidates = [value for module in modules for value in vars(module).values()]
-    candidates += list(INTERFACE_BY_TYPE_NWB.values())
-    found = {candidate.__name__: candidate for candidate in candidates if _is_usable_class(candidate)}
-    return dict(sorted(found.items()))
+    return {cls.__name__: cls for cls in sorted(REGISTERED_CLASSES, key=lambda cls: cls.__name__)}
 
 
 def _same_class(first: type, second: type) -> bool:

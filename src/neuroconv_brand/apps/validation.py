@@ -18,6 +18,9 @@ from typing import Any
 
 from ..errors import BrandError, GraphError
 from ..graph.eras import find_export_derivative, normalize_derivatives
+from ..mechanisms.crossings import named_crossings
+from ..mechanisms.position import SPATIAL_SERIES_SETTINGS, split_nwb_block
+from ..mechanisms.trial_definition import state_key_name, trial_settings_carriers
 from ..participant.files import (
     DeviceInfo,
     Participant,
@@ -29,8 +32,6 @@ from ..participant.files import (
 )
 from ..schemas_io import validate_document
 
-#: Settings of a Trial key's ``nwb:`` block that mark it as the key carrying the trial definition.
-_TRIAL_SETTINGS = ("trial_state", "start_trial_indicators", "end_trial_indicators", "other_trial_indicators")
 #: Stream-definition entries that are settings, not key blocks (exportNWB skips the same names).
 #: Names jsonschema writes as ``.name`` in a JSON path (others as ``['name']``).
 _PLAIN_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -149,30 +150,26 @@ def check_node_yaml(path: str | Path) -> FileReport:
 
 
 def _position_notes(label: str, where: list[str], exported: Mapping[str, dict]) -> list[str]:
-    from ..interfaces.position import SPATIAL_SERIES_SETTINGS
-
     known = ", ".join(SPATIAL_SERIES_SETTINGS)
     notes = []
     for key, block in exported.items():
-        for name in block["nwb"]:
-            if name not in SPATIAL_SERIES_SETTINGS and name != "comments":
-                notes.append(
-                    _line(
-                        label,
-                        _json_path([*where, key, "nwb", name]),
-                        f"'{name}' is not a SpatialSeries argument ({known}); it is kept in the series' comments",
-                        "remove it, or move it under 'comments:' to keep it on purpose",
-                    )
+        _, extra, _ = split_nwb_block(block["nwb"])
+        for name in extra:
+            notes.append(
+                _line(
+                    label,
+                    _json_path([*where, key, "nwb", name]),
+                    f"'{name}' is not a SpatialSeries argument ({known}); it is kept in the series' comments",
+                    "remove it, or move it under 'comments:' to keep it on purpose",
                 )
+            )
     return notes
 
 
 def _spike_times_problems(
     label: str, where: list[str], keys: Mapping[str, dict], exported: Mapping[str, dict]
 ) -> list[str]:
-    named = [
-        (key, block["nwb"]["crossings"]) for key, block in exported.items() if "crossings" in block["nwb"]
-    ]
+    named = named_crossings({key: block["nwb"] for key, block in exported.items()})
     if not named:
         return [
             _line(
@@ -198,7 +195,7 @@ def _spike_times_problems(
 def _trial_problems(
     label: str, where: list[str], keys: Mapping[str, dict], exported: Mapping[str, dict]
 ) -> list[str]:
-    carriers = [key for key, block in exported.items() if any(s in block["nwb"] for s in _TRIAL_SETTINGS)]
+    carriers = trial_settings_carriers({key: block["nwb"] for key, block in exported.items()})
     if not carriers:
         return [
             _line(
@@ -219,8 +216,9 @@ def _trial_problems(
             )
         ]
     key = carriers[0]
-    state_key = exported[key]["nwb"].get("trial_state", "state")
-    if isinstance(state_key, str) and state_key not in keys:
+    block = exported[key]["nwb"]
+    state_key = state_key_name(block) if isinstance(block.get("trial_state", ""), str) else None
+    if state_key is not None and state_key not in keys:
         return [
             _line(
                 label,

@@ -22,22 +22,21 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 
-from ..errors import BrandError, ConfigurationError
-from ..interruption import stop_on_signals
-from ..nwb.output_files import OutputSpaceError
-from ..reading.stream_spool import READ_WORKERS_VARIABLE, SPOOL_DIR_VARIABLE
-from ..sources.session import BrandSession
-from .common import (
+from ..apps.command_line import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     PROG,
     UsageError,
-    add_source_arguments,
-    checked_source_arguments,
     refuse_output_onto_input,
 )
+from ..errors import BrandError, ConfigurationError
+from ..interruption import stop_on_signals
+from ..nwb.output_files import OutputSpaceError
+from ..reading.stream_spool import READ_WORKERS_VARIABLE, SPOOL_DIR_VARIABLE
+from ..sources.session import BrandSession
+from .common import add_source_arguments, checked_source_arguments
 from .exportnwb_command import add_exportnwb_parser
 from .validate_command import add_validate_parser
 

@@ -1,4 +1,4 @@
-"""What every ``neuroconv-brand`` subcommand shares: exit codes, the usage error, and the SOURCE arguments."""
+"""What every ``neuroconv-brand`` subcommand shares: the SOURCE arguments (exit codes: :mod:`..apps.command_line`)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,9 @@ import argparse
 import os
 from pathlib import Path
 
+from ..apps.command_line import BRAND_BASE_DIR_ENV, UsageError
 from ..errors import SourceError
 from ..sources.session import locate_source
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-PROG = "neuroconv-brand"
-#: Environment variable that gives the default ``--brand-base-dir`` (as BRAND itself uses it).
-BRAND_BASE_DIR_ENV = "BRAND_BASE_DIR"
-
-
-class UsageError(Exception):
-    """The command line is wrong: a handler found an argument it cannot use (exit code 2)."""
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,13 +62,3 @@ def checked_source_arguments(args: argparse.Namespace) -> tuple[str, Path | None
                 f"--redis-server {server}: no such file; give the path of a redis-server binary."
             )
     return args.source, base_dir, server
-
-
-def refuse_output_onto_input(output: Path, inputs: dict[str, str | Path | None]) -> None:
-    """Raise :class:`UsageError` when ``output`` is one of the command's input files (whatever ``--overwrite``)."""
-    from ..nwb.input_protection import OutputIsInputError, check_output_is_not_input
-
-    try:
-        check_output_is_not_input(output, inputs)
-    except OutputIsInputError as error:
-        raise UsageError(str(error)) from None

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..apps.command_line import EXIT_FAILURE
 from ..apps.exportnwb import TolerantArgumentParser, add_arguments, run
-from .common import EXIT_FAILURE
 
 
 def add_exportnwb_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

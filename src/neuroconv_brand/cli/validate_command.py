@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import EXIT_OK, EXIT_USAGE, UsageError
+from ..apps.command_line import EXIT_OK, EXIT_USAGE, UsageError
 
 
 def add_validate_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -27,7 +27,6 @@ import math
 import re
 import sys
 import warnings
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
@@ -37,8 +36,10 @@ from typing import Literal
 
 import numpy as np
 from spikeinterface.core import BaseRecording, BaseRecordingSegment
+from spikeinterface.core.core_tools import define_function_from_class
 
 from ..errors import ConfigurationError, GraphError, SourceError, StreamDecodeError
+from ..graph.acquisition import is_acquisition_stream
 from ..graph.stream_specs import KeySpec, StreamSpec
 from ..graph.supergraph import Graph
 from ..interruption import check_interrupted
@@ -51,16 +52,13 @@ from ..reading.decoding import (
 )
 from ..reading.stream_reader import StreamReader, choose_batch_size, field_column
 from ..sources.entry_ids import EntryId, parse_entry_ids
-from ..sources.session import BrandSession
-from ..timing.clocks import Clock, compute_entry_times, redis_seconds
+from ..sources.session import open_session_graph
+from ..timing.clocks import Clock, redis_seconds
+from ..timing.session_clocks import session_entry_times
+from ..timing.session_start import session_start_ms
 
 Timing = Literal["auto", "nsp", "entries"]
 GapMode = Literal["segments", "timestamps"]
-
-#: Acquisition nodes whose streams are raw broadband data (the rest is written as processed data).
-ACQUISITION_NODES = frozenset({"cerebusAdapter", "cerebusAdapterGem", "nspAcquisition"})
-#: Node-YAML stream names of raw broadband data.
-ACQUISITION_YAML_STREAMS = frozenset({"ContinuousNeural", "continuousNeural"})
 
 _MICROVOLTS_PER = {"nV": 1e-3, "uV": 1.0, "µV": 1.0, "μV": 1.0, "mV": 1e3, "V": 1e6}
 _VOLTAGE_UNIT = re.compile(
@@ -157,14 +155,6 @@ def node_sampling_frequency(graph: Graph, spec: StreamSpec) -> float | None:
         if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
             return float(value)
     return None
-
-
-def is_acquisition_stream(graph: Graph, spec: StreamSpec) -> bool:
-    """True for raw broadband streams written by an acquisition node (cerebusAdapter, cerebusAdapterGem, ...)."""
-    node = graph.nodes.get(spec.source_nickname or "") or {}
-    outputs = node.get("redis_outputs")
-    yaml_stream = outputs.get(spec.name) if isinstance(outputs, dict) else None
-    return node.get("name") in ACQUISITION_NODES or yaml_stream in ACQUISITION_YAML_STREAMS
 
 
 def load_channel_map(
@@ -271,6 +261,8 @@ class BrandRecordingExtractor(BaseRecording):
         The entry clock for ``timing="entries"`` (see :mod:`neuroconv_brand.timing.clocks`).
     brand_base_dir : str, optional
         The BRAND base directory, for graphs whose supergraph has no compiled stream definitions.
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (default: the graph's).
     on_bad_entry : {"raise", "skip"}
         Entries whose payload does not match the declared shape: raise, or leave them out with a warning (their
         samples then show up as a gap).
@@ -300,6 +292,7 @@ class BrandRecordingExtractor(BaseRecording):
         gaps: GapMode = "segments",
         clock: Clock = "sync",
         brand_base_dir: str | PathLike | None = None,
+        derivative: str | None = None,
         on_bad_entry: OnBadEntry = "raise",
         redis_server_path: str | PathLike | None = None,
         all_annotations: bool = True,
@@ -308,9 +301,9 @@ class BrandRecordingExtractor(BaseRecording):
         _check_choice("gaps", gaps, ("segments", "timestamps"))
         _check_choice("clock", clock, ("sync", "monotonic", "redis"))
         _check_choice("on_bad_entry", on_bad_entry, ("raise", "skip"))
-        self.session = BrandSession.open(file_path, redis_server_path=redis_server_path)
-        weakref.finalize(self, self.session.close)
-        self.graph = self.session.graph(brand_base_dir=brand_base_dir)
+        self.session, self.graph = open_session_graph(
+            self, file_path, brand_base_dir, derivative, redis_server_path
+        )
         self.spec = self._find_spec(stream_name)
         self.key = self._find_key(key)
         where = f"stream '{stream_name}', key '{key}'"
@@ -322,8 +315,6 @@ class BrandRecordingExtractor(BaseRecording):
         self.on_bad_entry: OnBadEntry = on_bad_entry
         self.timestamps_key = timestamps_key
         self.clock: Clock = clock
-        from ..interfaces.base import session_start_ms  # the session clock every interface shares
-
         self.session_start_ms = session_start_ms(self.session, self.graph)
         resolved = self._resolve_timing(timing, timestamps_key)
         rate = float(timestamps_rate) if timestamps_rate else fs
@@ -375,6 +366,7 @@ class BrandRecordingExtractor(BaseRecording):
             gaps=gaps,
             clock=clock,
             brand_base_dir=None if brand_base_dir is None else str(brand_base_dir),
+            derivative=derivative,
             on_bad_entry=on_bad_entry,
             redis_server_path=None if redis_server_path is None else str(redis_server_path),
         )
@@ -797,7 +789,15 @@ def _index_by_entry_clock(
         raise GraphError(f"stream '{spec.name}' has no entries to read.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the fallback count is reported below, with the stream's name
-        entry_times = compute_entry_times(spec, timeline, extractor.clock, extractor.session_start_ms)
+        entry_times = session_entry_times(
+            extractor.session,
+            extractor.graph,
+            spec,
+            timeline,
+            extractor.clock,
+            extractor.session_start_ms,
+            extractor.on_bad_entry,
+        )
     if entry_times.fallback_entries:
         warnings.warn(
             f"stream '{spec.name}': {entry_times.fallback_entries} entries lack the {extractor.clock} clock's field; "
@@ -835,3 +835,8 @@ def _index_by_entry_clock(
         times = np.concatenate([run.t_start + np.arange(run.num_samples) / fs for run in runs])
     # StreamReader already warned about entries it left out.
     return _StreamIndex(timeline.ids, runs, gaps, "entries"), times
+
+
+#: SpikeInterface's reader-function spelling of :class:`BrandRecordingExtractor` (as ``read_spikeglx`` and friends):
+#: ``read_brand("session.rdb", "nsp_neural")``.
+read_brand = define_function_from_class(source_class=BrandRecordingExtractor, name="read_brand")

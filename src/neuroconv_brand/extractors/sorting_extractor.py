@@ -8,7 +8,6 @@ periods from the first entry, so spike times have the entry resolution (1 ms for
 from __future__ import annotations
 
 import warnings
-import weakref
 from os import PathLike
 
 import numpy as np
@@ -16,10 +15,13 @@ from spikeinterface.core import BaseSorting, BaseSortingSegment
 
 from ..errors import GraphError
 from ..graph.stream_specs import KeySpec, StreamSpec
+from ..mechanisms.crossings import named_crossings, nwb_blocks
 from ..reading.decoding import OnBadEntry
 from ..reading.stream_reader import EntryBatch, StreamReader, concatenate_batches
-from ..sources.session import BrandSession
-from ..timing.clocks import Clock, compute_entry_times, entry_rate
+from ..sources.session import open_session_graph
+from ..timing.clocks import Clock, entry_rate
+from ..timing.session_clocks import session_entry_times
+from ..timing.session_start import session_start_ms
 from .recording_extractor import RecordingConfigurationError
 
 
@@ -44,6 +46,8 @@ class BrandSortingExtractor(BaseSorting):
         What stamps the entries (see :mod:`neuroconv_brand.timing.clocks`).
     brand_base_dir : str, optional
         The BRAND base directory, for graphs whose supergraph has no compiled stream definitions.
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (default: the graph's).
     on_bad_entry : {"raise", "skip"}
         Entries whose payload does not match the declared shape: raise, or drop them with a warning.
     redis_server_path : str, optional
@@ -62,20 +66,19 @@ class BrandSortingExtractor(BaseSorting):
         unit_ids: list[int] | None = None,
         clock: Clock = "sync",
         brand_base_dir: str | PathLike | None = None,
+        derivative: str | None = None,
         on_bad_entry: OnBadEntry = "raise",
         redis_server_path: str | PathLike | None = None,
     ):
-        self.session = BrandSession.open(file_path, redis_server_path=redis_server_path)
-        weakref.finalize(self, self.session.close)
-        self.graph = self.session.graph(brand_base_dir=brand_base_dir)
+        self.session, self.graph = open_session_graph(
+            self, file_path, brand_base_dir, derivative, redis_server_path
+        )
         spec = self.graph.streams.get(stream_name)
         if spec is None or stream_name not in set(self.session.source.stream_names()):
             known = ", ".join(sorted(self.graph.streams)) or "none"
             raise GraphError(f"stream '{stream_name}' is not in the graph or has no data; streams: {known}.")
         self.spec = spec
         self.key = _crossings_key(spec, key)
-        from ..interfaces.base import session_start_ms
-
         self.session_start_ms = session_start_ms(self.session, self.graph)
         reader = StreamReader(
             self.session.source,
@@ -100,7 +103,9 @@ class BrandSortingExtractor(BaseSorting):
         timeline = concatenate_batches(stream_name, timeline_parts)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            times = compute_entry_times(spec, timeline, clock, self.session_start_ms).seconds
+            times = session_entry_times(
+                self.session, self.graph, spec, timeline, clock, self.session_start_ms, on_bad_entry
+            ).seconds
         fs = float(sampling_frequency) if sampling_frequency else entry_rate(times, spec.rate)
         if not fs:
             raise RecordingConfigurationError(
@@ -121,6 +126,7 @@ class BrandSortingExtractor(BaseSorting):
             unit_ids=None if unit_ids is None else [int(u) for u in unit_ids],
             clock=clock,
             brand_base_dir=None if brand_base_dir is None else str(brand_base_dir),
+            derivative=derivative,
             on_bad_entry=on_bad_entry,
             redis_server_path=None if redis_server_path is None else str(redis_server_path),
         )
@@ -146,8 +152,7 @@ def _crossings_key(spec: StreamSpec, key: str | None) -> KeySpec:
                 f"stream '{spec.name}' declares no key '{key}' (declared: {', '.join(spec.keys)})."
             )
         return spec.keys[key]
-    for candidate in spec.exported_keys.values():
-        named = (candidate.nwb or {}).get("crossings")
+    for _, named in named_crossings(nwb_blocks(spec)):
         if isinstance(named, str) and named in spec.keys:
             return spec.keys[named]
     numeric = [k for k in spec.exported_keys.values() if not k.is_text]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 import warnings
-import weakref
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -13,75 +12,26 @@ from neuroconv import BaseTemporalAlignmentInterface
 from neuroconv.utils import DeepDict
 
 from ..errors import GraphError
-from ..extractors.recording_extractor import is_acquisition_stream
 from ..graph.stream_specs import KeySpec, StreamSpec
-from ..graph.supergraph import Graph
 from ..nwb.zarr_references import JsonZarrReferencesMixin
 from ..reading.decoding import OnBadEntry
 from ..reading.stream_reader import EntryBatch, StreamReader
 from ..reading.stream_spool import StreamPass, session_spool
-from ..sources.session import BrandSession
+from ..sources.session import open_session_graph
 from ..timing.clocks import (
     Clock,
     EntryTimes,
-    blocking_label,
-    compute_entry_times,
     entry_rate,
     sample_times,
     series_timing,
     session_start_datetime,
 )
-from ..timing.session_clocks import shared_clock_fit, spools_by_default
+from ..timing.session_clocks import session_entry_times, spools_by_default
+from ..timing.session_start import session_start_ms
 from .iterators import StreamKeyIterator
 
 #: Entries written per stream with ``stub_test=True``.
 STUB_ENTRIES = 1000
-
-#: Streams written by BRAND's supervisor and derivatives, never data.
-INFRASTRUCTURE_STREAMS = frozenset(
-    {
-        "supergraph_stream",
-        "supervisor_ipstream",
-        "graph_status",
-        "supervisor_status",
-        "booter",
-        "booter_status",
-        "last_saved_rdb",
-        "derivatives_status",
-        "console_logging",
-    }
-)
-
-
-def session_start_ms(session: BrandSession, graph: Graph) -> int:
-    """``session_start_time`` in Unix ms: the earliest first entry among the graph's exported and raw streams.
-
-    Without exported streams, the earliest first entry of any data stream; without data, the graph load
-    (first ``supergraph_stream`` entry). Cached on the session.
-    """
-    cache = session.__dict__.setdefault("_start_ms", {})
-    key = id(graph)
-    if key not in cache:
-        present = set(session.source.stream_names())
-        # Raw acquisition streams count too (they are off by default but may be converted), so that the start
-        # does not depend on which streams a user picks.
-        candidates = [
-            name
-            for name, spec in graph.streams.items()
-            if name in present and (spec.enabled or is_acquisition_stream(graph, spec))
-        ]
-        if not candidates:
-            candidates = [name for name in present if name not in INFRASTRUCTURE_STREAMS]
-        if not candidates:
-            candidates = [name for name in ("supergraph_stream",) if name in present]
-        firsts = [session.source.stream_stats(name).first_id for name in candidates]
-        firsts = [first.ms for first in firsts if first is not None]
-        if not firsts:
-            raise GraphError(
-                f"{session.location.description}: no stream has entries, so there is nothing to convert."
-            )
-        cache[key] = min(firsts)
-    return cache[key]
 
 
 class BrandStreamInterface(JsonZarrReferencesMixin, BaseTemporalAlignmentInterface):
@@ -101,6 +51,9 @@ class BrandStreamInterface(JsonZarrReferencesMixin, BaseTemporalAlignmentInterfa
     brand_base_dir : str, optional
         The BRAND base directory, needed when the supergraph does not carry compiled stream definitions
         (graphs before 2025) so node YAMLs can be read.
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (a graph may publish
+        several); default: the graph's exportNWB derivative.
     clock : {"sync", "monotonic", "redis"}
         What stamps the entries (see :mod:`neuroconv_brand.timing.clocks`).
     on_bad_entry : {"raise", "skip"}
@@ -123,6 +76,7 @@ class BrandStreamInterface(JsonZarrReferencesMixin, BaseTemporalAlignmentInterfa
         file_path: str | Path,
         stream_name: str,
         brand_base_dir: str | Path | None = None,
+        derivative: str | None = None,
         clock: Literal["sync", "monotonic", "redis"] = "sync",
         on_bad_entry: Literal["raise", "skip"] = "raise",
         redis_server_path: str | Path | None = None,
@@ -132,14 +86,15 @@ class BrandStreamInterface(JsonZarrReferencesMixin, BaseTemporalAlignmentInterfa
             file_path=file_path,
             stream_name=stream_name,
             brand_base_dir=brand_base_dir,
+            derivative=derivative,
             clock=clock,
             on_bad_entry=on_bad_entry,
             redis_server_path=redis_server_path,
             verbose=verbose,
         )
-        self.session = BrandSession.open(file_path, redis_server_path=redis_server_path)
-        weakref.finalize(self, self.session.close)
-        self.graph = self.session.graph(brand_base_dir=brand_base_dir)
+        self.session, self.graph = open_session_graph(
+            self, file_path, brand_base_dir, derivative, redis_server_path
+        )
         self.spec: StreamSpec = self._find_spec(stream_name)
         self.clock: Clock = clock
         self.on_bad_entry: OnBadEntry = on_bad_entry
@@ -211,14 +166,15 @@ class BrandStreamInterface(JsonZarrReferencesMixin, BaseTemporalAlignmentInterfa
 
     def _compute_entry_times(self, timeline: EntryBatch, clock: Clock | None = None) -> EntryTimes:
         """Entry times on ``clock`` (default: the interface's), with the session's shared clock fit."""
-        clock = clock or self.clock
-        label = blocking_label(self.spec, timeline) if clock == "sync" else None
-        fit = None
-        if clock != "redis":
-            fit = shared_clock_fit(
-                self.session, self.graph, self.session_start_ms, clock, label, self.on_bad_entry
-            )
-        return compute_entry_times(self.spec, timeline, clock, self.session_start_ms, fit)
+        return session_entry_times(
+            self.session,
+            self.graph,
+            self.spec,
+            timeline,
+            clock or self.clock,
+            self.session_start_ms,
+            self.on_bad_entry,
+        )
 
     @property
     def timeline(self) -> EntryBatch:

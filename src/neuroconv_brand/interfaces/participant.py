@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +23,9 @@ from ..participant.files import (
     load_devices_file,
     load_participant_file,
 )
-from ..sources.session import BrandSession
+from ..sources.session import BrandSession, open_session_graph
 from ..timing.clocks import session_start_datetime
-from .base import session_start_ms
+from ..timing.session_start import session_start_ms
 from .electrodes_table import CHANNEL_NAME_DESCRIPTION, ElectrodeColumnValues, add_electrode_rows
 from .spike_times import PLACEHOLDER_GROUP
 
@@ -76,6 +75,8 @@ class BrandParticipantInterface(JsonZarrReferencesMixin, BaseDataInterface):
         streams and the graph's file paths.
     brand_base_dir : str, optional
         The BRAND base directory that relative paths in the graph are relative to.
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (default: the graph's).
     redis_server_path : str, optional
         For ``.rdb`` sources: read through this redis-server instead of the direct file reader.
     verbose : bool
@@ -95,6 +96,7 @@ class BrandParticipantInterface(JsonZarrReferencesMixin, BaseDataInterface):
         devices_file: str | Path | None = None,
         file_path: str | Path | None = None,
         brand_base_dir: str | Path | None = None,
+        derivative: str | None = None,
         redis_server_path: str | Path | None = None,
         verbose: bool = False,
     ):
@@ -103,6 +105,7 @@ class BrandParticipantInterface(JsonZarrReferencesMixin, BaseDataInterface):
             devices_file=devices_file,
             file_path=file_path,
             brand_base_dir=brand_base_dir,
+            derivative=derivative,
             redis_server_path=redis_server_path,
             verbose=verbose,
         )
@@ -110,9 +113,9 @@ class BrandParticipantInterface(JsonZarrReferencesMixin, BaseDataInterface):
         self.session: BrandSession | None = None
         self.graph = None
         if file_path is not None:
-            self.session = BrandSession.open(file_path, redis_server_path=redis_server_path)
-            weakref.finalize(self, self.session.close)
-            self.graph = self.session.graph(brand_base_dir=brand_base_dir)
+            self.session, self.graph = open_session_graph(
+                self, file_path, brand_base_dir, derivative, redis_server_path
+            )
         self.participant_path = self._resolve(participant_file, "participant_file")
         self.devices_path = self._resolve(devices_file, "devices_file")
         self.participant = load_participant_file(self.participant_path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 from typing import Literal
 
-from hdmf.utils import get_docval
 from neuroconv.tools.nwb_helpers import get_module
 from neuroconv.utils import DeepDict
 from pynwb import NWBFile
@@ -13,21 +12,11 @@ from pynwb.behavior import Position, SpatialSeries
 
 from ..errors import ConfigurationError, GraphError
 from ..graph.stream_specs import KeySpec
+from ..mechanisms.position import JSON_TYPES, SPATIAL_SERIES_SETTINGS, split_nwb_block
 from .base import BrandStreamInterface
 from .iterators import DEFAULT_BUFFER_GB, DEFAULT_CHUNK_MB
 from .series_comments import series_comments
 
-#: SpatialSeries arguments that the interface sets itself; an ``nwb:`` block cannot pass them.
-_SET_BY_INTERFACE = frozenset(
-    {"name", "data", "timestamps", "starting_time", "rate", "control", "control_description", "comments"}
-)
-_JSON_TYPES = {str: "string", float: "number", int: "integer", bool: "boolean"}
-#: The SpatialSeries settings an ``nwb:`` block may hold (read from pynwb's constructor) -> their Python type.
-SPATIAL_SERIES_SETTINGS: dict[str, type] = {
-    arg["name"]: arg["type"]
-    for arg in get_docval(SpatialSeries.__init__)
-    if arg["name"] not in _SET_BY_INTERFACE and arg["type"] in _JSON_TYPES
-}
 #: Spellings of spatial units mapped to the names nwbinspector accepts.
 UNIT_ALIASES = {
     "pixel": "pixels",
@@ -63,17 +52,6 @@ def normalize_unit(unit: object) -> str:
     return UNIT_ALIASES.get(text.lower(), text)
 
 
-def split_nwb_block(nwb: dict) -> tuple[dict, dict, object]:
-    """Split a key's ``nwb:`` block into SpatialSeries settings, extra entries, and user comments."""
-    settings = {name: value for name, value in nwb.items() if name in SPATIAL_SERIES_SETTINGS}
-    extra = {
-        name: value
-        for name, value in nwb.items()
-        if name not in SPATIAL_SERIES_SETTINGS and name != "comments"
-    }
-    return settings, extra, nwb.get("comments")
-
-
 class BrandPositionInterface(BrandStreamInterface):
     """Convert a BRAND ``Position`` stream: a ``Position`` container in ``acquisition``, named after the stream.
 
@@ -97,6 +75,8 @@ class BrandPositionInterface(BrandStreamInterface):
         The Position stream to convert.
     brand_base_dir : str, optional
         The BRAND base directory (for graphs whose supergraph has no compiled stream definitions).
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (default: the graph's).
     clock : {"sync", "monotonic", "redis"}
         What stamps the entries.
     on_bad_entry : {"raise", "skip"}
@@ -164,7 +144,7 @@ class BrandPositionInterface(BrandStreamInterface):
             "properties": {
                 "name": {"type": "string"},
                 "comments": {"type": "string"},
-                **{name: {"type": _JSON_TYPES[kind]} for name, kind in SPATIAL_SERIES_SETTINGS.items()},
+                **{name: {"type": JSON_TYPES[kind]} for name, kind in SPATIAL_SERIES_SETTINGS.items()},
             },
             "additionalProperties": False,
         }

@@ -19,11 +19,8 @@ from pydantic import validate_call
 from pynwb import NWBFile
 from spikeinterface.core import BaseRecording
 
-from ..extractors.recording_extractor import (
-    BrandRecordingExtractor,
-    RecordingConfigurationError,
-    is_acquisition_stream,
-)
+from ..extractors.recording_extractor import BrandRecordingExtractor, RecordingConfigurationError
+from ..graph.acquisition import is_acquisition_stream
 from ..graph.supergraph import Graph
 from ..nwb.zarr_references import JsonZarrReferencesMixin
 from ..timing.clocks import session_start_datetime
@@ -139,6 +136,8 @@ class BrandRecordingInterface(JsonZarrReferencesMixin, BaseRecordingExtractorInt
         The entry clock for ``timing="entries"``.
     brand_base_dir : str, optional
         The BRAND base directory, for graphs whose supergraph has no compiled stream definitions.
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (default: the graph's).
     on_bad_entry : {"raise", "skip"}
         Entries whose payload does not match the declared shape: raise, or leave them out (a gap) with a warning.
     redis_server_path : str, optional
@@ -175,6 +174,7 @@ class BrandRecordingInterface(JsonZarrReferencesMixin, BaseRecordingExtractorInt
         gaps: Literal["segments", "timestamps"] = "segments",
         clock: Literal["sync", "monotonic", "redis"] = "sync",
         brand_base_dir: str | Path | None = None,
+        derivative: str | None = None,
         on_bad_entry: Literal["raise", "skip"] = "raise",
         redis_server_path: str | Path | None = None,
         verbose: bool = False,
@@ -196,6 +196,7 @@ class BrandRecordingInterface(JsonZarrReferencesMixin, BaseRecordingExtractorInt
             gaps=gaps,
             clock=clock,
             brand_base_dir=brand_base_dir,
+            derivative=derivative,
             on_bad_entry=on_bad_entry,
             redis_server_path=redis_server_path,
         )

@@ -15,7 +15,8 @@ from pynwb.misc import Units
 
 from ..errors import GraphError
 from ..graph.stream_specs import KeySpec
-from ..participant.electrode_map import ChannelElectrodes, crossings_key, map_channels_to_electrodes
+from ..mechanisms.crossings import crossings_key
+from ..participant.electrode_map import ChannelElectrodes, map_channels_to_electrodes
 from ..reading.stream_spool import session_spool
 from ..timing.clocks import entry_rate
 from .base import STUB_ENTRIES, BrandStreamInterface
@@ -60,6 +61,8 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
         The SpikeTimes stream to convert (e.g. ``thresh_cross`` or ``thresh_cross_2``).
     brand_base_dir : str, optional
         The BRAND base directory (for graphs whose supergraph has no compiled stream definitions).
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (default: the graph's).
     clock : {"sync", "monotonic", "redis"}
         What stamps the entries.
     on_bad_entry : {"raise", "skip"}
@@ -84,6 +87,7 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
         file_path: str | Path,
         stream_name: str,
         brand_base_dir: str | Path | None = None,
+        derivative: str | None = None,
         clock: Literal["sync", "monotonic", "redis"] = "sync",
         on_bad_entry: Literal["raise", "skip"] = "raise",
         redis_server_path: str | Path | None = None,
@@ -95,6 +99,7 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
             file_path=file_path,
             stream_name=stream_name,
             brand_base_dir=brand_base_dir,
+            derivative=derivative,
             clock=clock,
             on_bad_entry=on_bad_entry,
             redis_server_path=redis_server_path,
@@ -186,8 +191,8 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
             _ensure_placeholder_electrodes(nwbfile, int(mapping.rows.max()) + 1, self.spec.name)
         spike_times, counts = self.read_spike_times(stub_test)
         # On disk until written: a long session has tens of millions of spike times.
-        spike_times = session_spool(self.session).spool_column(
-            spike_times, f"stream '{self.spec.name}' spike times"
+        spike_times = SpooledColumnIterator(
+            session_spool(self.session).spool_column(spike_times, f"stream '{self.spec.name}' spike times")
         )
         entry_seconds = self.get_timestamps()[:n_entries]
         n_units = len(counts)

@@ -85,6 +85,8 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
         The stream whose clocks to keep (any stream of the graph, whatever its type_nwb).
     brand_base_dir : str, optional
         The BRAND base directory (for graphs whose supergraph has no compiled stream definitions).
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (default: the graph's).
     clock : {"sync", "monotonic", "redis"}
         The clock that stamps the stream's data (gives ``session_time``).
     on_bad_entry : {"raise", "skip"}

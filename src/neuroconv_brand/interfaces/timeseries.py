@@ -33,6 +33,8 @@ class BrandTimeSeriesInterface(BrandStreamInterface):
         The stream to convert.
     brand_base_dir : str, optional
         The BRAND base directory (for graphs whose supergraph has no compiled stream definitions).
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (default: the graph's).
     clock : {"sync", "monotonic", "redis"}
         What stamps the entries.
     on_bad_entry : {"raise", "skip"}

@@ -96,6 +96,8 @@ class BrandTrialInfoInterface(BrandStreamInterface):
         The TrialInfo stream to convert.
     brand_base_dir : str, optional
         The BRAND base directory (for graphs whose supergraph has no compiled stream definitions).
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (default: the graph's).
     clock : {"sync", "monotonic", "redis"}
         What stamps the entries (and the trials, when this interface builds them).
     on_bad_entry : {"raise", "skip"}
@@ -118,6 +120,7 @@ class BrandTrialInfoInterface(BrandStreamInterface):
         file_path: str | Path,
         stream_name: str,
         brand_base_dir: str | Path | None = None,
+        derivative: str | None = None,
         clock: Literal["sync", "monotonic", "redis"] = "sync",
         on_bad_entry: Literal["raise", "skip"] = "raise",
         redis_server_path: str | Path | None = None,
@@ -128,6 +131,7 @@ class BrandTrialInfoInterface(BrandStreamInterface):
             file_path=file_path,
             stream_name=stream_name,
             brand_base_dir=brand_base_dir,
+            derivative=derivative,
             clock=clock,
             on_bad_entry=on_bad_entry,
             redis_server_path=redis_server_path,

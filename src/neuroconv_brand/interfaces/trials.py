@@ -13,129 +13,13 @@ from pynwb import NWBFile
 from pynwb.epoch import TimeIntervals
 
 from ..errors import GraphError
-from ..graph.stream_specs import KeySpec, StreamSpec
+from ..mechanisms.trial_definition import read_trial_definition
 from ..mechanisms.trial_pairing import TrialPairing, first_event_between, pair_trials
 from ..reading.stream_reader import EntryBatch, StreamReader
 from .base import BrandStreamInterface
 
-#: Columns of the trials table whose names an indicator may not take.
-RESERVED_COLUMNS = frozenset(
-    {"id", "start_time", "stop_time", "tags", "timeseries", "start_indicator", "stop_indicator"}
-)
 #: Entry ids named in a warning, at most.
 _IDS_IN_MESSAGES = 3
-
-
-@dataclass(frozen=True)
-class TrialDefinition:
-    """What the ``nwb:`` block of a Trial stream's key says about its trials.
-
-    Attributes
-    ----------
-    state_key : str
-        The key holding the state of each entry (``trial_state``; default: the key carrying the block).
-    start_indicators, end_indicators : tuple
-        State values that start and that end a trial (``start_trial_indicators``, ``end_trial_indicators``).
-    other_indicators : tuple
-        State values whose first occurrence inside each trial becomes a time column (``other_trial_indicators``).
-    descriptions : dict
-        ``<indicator>_description`` of each other indicator (a default where the block has none).
-    """
-
-    state_key: str
-    start_indicators: tuple
-    end_indicators: tuple
-    other_indicators: tuple = ()
-    descriptions: dict[str, str] | None = None
-
-    def column_name(self, indicator) -> str:
-        """The trials column of an other indicator: the indicator itself, as text."""
-        return str(indicator)
-
-
-def _indicator_list(value, name: str, where: str, key: KeySpec, required: bool) -> tuple:
-    if value is None:
-        if required:
-            role = name.split("_", 1)[0]
-            raise GraphError(
-                f"{where}: the nwb block has no '{name}'; list the state values that {role} a trial"
-            )
-        return ()
-    values = list(value) if isinstance(value, list | tuple) else [value]
-    if required and not values:
-        raise GraphError(f"{where}: '{name}' is empty; list at least one state value")
-    if key.is_text:
-        return tuple(str(v) for v in values)
-    try:
-        return tuple(float(v) for v in values)
-    except (TypeError, ValueError):
-        raise GraphError(
-            f"{where}: '{name}' is {values!r}, but the state key '{key.name}' holds numbers ({key.dtype}); "
-            "list numeric state values"
-        ) from None
-
-
-def read_trial_definition(spec: StreamSpec) -> TrialDefinition:
-    """Read the trial settings from the ``nwb:`` block of a Trial stream's key.
-
-    Raises
-    ------
-    GraphError
-        When no key (or more than one) carries trial settings, ``trial_state`` names an undeclared or
-        multi-valued key, indicators are missing, or one state value plays two roles.
-    """
-    where = f"stream '{spec.name}' (type_nwb Trial)"
-    settings = ("trial_state", "start_trial_indicators", "end_trial_indicators")
-    carriers = [key for key in spec.exported_keys.values() if any(s in key.nwb for s in settings)]
-    if not carriers:
-        raise GraphError(
-            f"{where}: no key's nwb block defines trial_state / start_trial_indicators / end_trial_indicators; "
-            "add them to the node YAML (e.g. nwb: {trial_state: state, start_trial_indicators: [start_time], "
-            "end_trial_indicators: [end_time]})"
-        )
-    if len(carriers) > 1:
-        raise GraphError(
-            f"{where}: keys {[key.name for key in carriers]} all carry trial settings; keep them on one key"
-        )
-    nwb = carriers[0].nwb
-    state_key = str(nwb.get("trial_state", carriers[0].name))
-    where = f"{where}, key '{carriers[0].name}'"
-    if state_key not in spec.keys:
-        raise GraphError(
-            f"{where}: trial_state names key '{state_key}', which the stream does not declare "
-            f"(declared: {sorted(spec.keys)}); fix trial_state in the node YAML"
-        )
-    key = spec.keys[state_key]
-    if key.chan != 1 or key.samp != 1:
-        raise GraphError(
-            f"{where}: the state key '{state_key}' has {key.samp} x {key.chan} values per entry; a state key "
-            "holds one state per entry (chan_per_stream and samp_per_stream 1)"
-        )
-    starts = _indicator_list(nwb.get("start_trial_indicators"), "start_trial_indicators", where, key, True)
-    ends = _indicator_list(nwb.get("end_trial_indicators"), "end_trial_indicators", where, key, True)
-    others = _indicator_list(nwb.get("other_trial_indicators"), "other_trial_indicators", where, key, False)
-    roles = {"start": set(starts), "end": set(ends), "other": set(others)}
-    for first, second in (("start", "end"), ("start", "other"), ("end", "other")):
-        shared = roles[first] & roles[second]
-        if shared:
-            raise GraphError(
-                f"{where}: state value(s) {sorted(map(str, shared))} are both {first} and {second} indicators"
-            )
-    definition = TrialDefinition(state_key, starts, ends, others)
-    descriptions = {}
-    for indicator in others:
-        column = definition.column_name(indicator)
-        if column in RESERVED_COLUMNS:
-            raise GraphError(
-                f"{where}: other_trial_indicators entry '{column}' would replace the trials column '{column}'"
-            )
-        text = nwb.get(f"{column}_description")
-        descriptions[column] = (
-            str(text)
-            if text
-            else f"Time of the first '{column}' state between the trial's start and end entries."
-        )
-    return TrialDefinition(state_key, starts, ends, others, descriptions)
 
 
 @dataclass(frozen=True)
@@ -227,6 +111,8 @@ class BrandTrialsInterface(BrandStreamInterface):
         The Trial stream to convert.
     brand_base_dir : str, optional
         The BRAND base directory (for graphs whose supergraph has no compiled stream definitions).
+    derivative : str, optional
+        The nickname of the exportNWB derivative whose parameters configure the export (default: the graph's).
     clock : {"sync", "monotonic", "redis"}
         What stamps the entries.
     on_bad_entry : {"raise", "skip"}

@@ -31,8 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import GraphError
-from ..graph.stream_specs import KeySpec, StreamSpec
+from ..graph.stream_specs import StreamSpec
 from ..graph.supergraph import Graph
+from ..mechanisms.crossings import crossings_key
 
 
 @dataclass(frozen=True)
@@ -41,34 +42,6 @@ class ChannelElectrodes:
 
     rows: np.ndarray
     rule: str
-
-
-def crossings_key(spec: StreamSpec) -> KeySpec:
-    """The key named by ``nwb: {crossings: <key>}`` in a ``SpikeTimes`` stream's definition.
-
-    Raises
-    ------
-    GraphError
-        When no key carries ``crossings`` or the named key is not declared.
-    """
-    named = [str(key.nwb["crossings"]) for key in spec.keys.values() if key.nwb and "crossings" in key.nwb]
-    if not named:
-        raise GraphError(
-            f"stream '{spec.name}' (SpikeTimes): no key's nwb block names the crossings key "
-            "(nwb: {crossings: <key>}); add it to the node YAML."
-        )
-    name = named[0]
-    if name not in spec.keys:
-        raise GraphError(
-            f"stream '{spec.name}': nwb crossings names key '{name}', which the definition does not declare "
-            f"(declared: {', '.join(spec.keys)}); fix the node YAML."
-        )
-    key = spec.keys[name]
-    if key.is_text:
-        raise GraphError(
-            f"stream '{spec.name}', key '{name}': crossings must be numeric, the definition says str."
-        )
-    return key
 
 
 def crossing_streams(graph: Graph, include: str | None = None) -> list[tuple[str, int]]:

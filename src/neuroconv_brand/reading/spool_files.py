@@ -10,6 +10,7 @@ table column) can still read it, and nothing is left behind even if the process 
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,7 +43,13 @@ class SpooledArray:
         self.row_shape = tuple(row_shape)
         self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
         self.rows = rows or 0
-        self._file = open(self.path, "w+b" if rows is None else "r+b", buffering=0)  # closed by close()
+        self._open("w+b" if rows is None else "r+b")
+
+    def _open(self, mode: str) -> None:
+        # The array owns its file: close() closes it, and so does the array's collection (pynwb iterators may
+        # read a detached file after the spool is gone), never the garbage collector's unclosed-file warning.
+        self._file = open(self.path, mode, buffering=0)
+        self._closer = weakref.finalize(self, self._file.close)
 
     def append(self, block: np.ndarray) -> None:
         """Append rows (any array whose size is a whole number of rows)."""
@@ -82,18 +89,18 @@ class SpooledArray:
 
     def close(self) -> None:
         """Close the file (a detached file's space is freed now)."""
-        self._file.close()
+        self._closer()
 
     def __getstate__(self) -> dict:
         if getattr(self, "detached", False):
             raise TypeError(f"spool file {self.path} is detached; only a reading worker's files travel")
         state = self.__dict__.copy()
-        del state["_file"]
+        del state["_file"], state["_closer"]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._file = open(self.path, "r+b", buffering=0)  # closed by close()
+        self._open("r+b")
 
 
 class SpooledKey(SpooledArray):

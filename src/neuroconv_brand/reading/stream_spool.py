@@ -24,7 +24,6 @@ import signal
 import tempfile
 import threading
 import warnings
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +31,8 @@ import numpy as np
 
 from ..errors import BrandError
 from ..graph.stream_specs import KeySpec, StreamSpec
-from ..interfaces.iterators import SpooledColumnIterator
 from ..interruption import deferred_interrupts
+from ..mechanisms.crossings import named_crossings, nwb_blocks
 from ..sources.session import BrandSession
 from .decoding import OnBadEntry
 from .disk_space import NO_SPACE_ERRNOS
@@ -194,8 +193,8 @@ class SessionSpool:
         finally:
             _WORKER_SESSION = None
 
-    def spool_column(self, values: np.ndarray, what: str) -> SpooledColumnIterator:
-        """``values`` (1-D, e.g. spike times) moved to a spool file, as a column pynwb reads buffer by buffer.
+    def spool_column(self, values: np.ndarray, what: str) -> SpooledArray:
+        """``values`` (1-D, e.g. spike times) moved to a spool file (for a column pynwb reads buffer by buffer).
 
         ``what`` names the column in a :class:`SpoolSpaceError`.
         """
@@ -213,7 +212,7 @@ class SessionSpool:
                 ) from error
             raise
         spooled.detach()
-        return SpooledColumnIterator(spooled)
+        return spooled
 
     def close(self) -> None:
         """Forget the passes and delete the folder.
@@ -228,7 +227,6 @@ class SessionSpool:
             self._folder = None
 
 
-_SPOOLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: The session a forked reading worker reads from (set in the parent just before forking).
 _WORKER_SESSION: BrandSession | None = None
 #: Most worker processes :meth:`SessionSpool.read_ahead` starts by default.
@@ -273,21 +271,18 @@ def _read_in_worker(job: tuple[int, tuple]) -> tuple[int, tuple | None]:
 
 
 def session_spool(session: BrandSession) -> SessionSpool:
-    """The spool of ``session`` (deleted when the session closes)."""
-    spool = _SPOOLS.get(session)
-    if spool is None:
-        spool = _SPOOLS[session] = SessionSpool(session)
-        session.add_closer(spool.close)
-    return spool
+    """The spool of ``session``, kept in its context (closed, and its folder deleted, when the session closes)."""
+    if session.context.spool is None:
+        session.context.spool = SessionSpool(session)
+    return session.context.spool
 
 
 def numeric_keys(spec: StreamSpec) -> dict[str, KeySpec]:
     """What a pass spools: the exported keys that hold numbers, and a SpikeTimes stream's crossings key."""
     names = [name for name, key in spec.exported_keys.items() if not key.is_text]
-    for key in spec.exported_keys.values():
-        named = str((key.nwb or {}).get("crossings", ""))
-        if named in spec.keys and not spec.keys[named].is_text:
-            names.append(named)
+    for _, named in named_crossings(nwb_blocks(spec)):
+        if str(named) in spec.keys and not spec.keys[str(named)].is_text:
+            names.append(str(named))
     return {name: spec.keys[name] for name in dict.fromkeys(names)}
 
 

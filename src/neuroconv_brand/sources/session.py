@@ -11,6 +11,7 @@ import json
 import os
 import stat
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,7 +19,9 @@ from typing import Literal
 import redis
 
 from ..errors import NoSupergraphError, RdbFileError, SourceError
+from ..graph.supergraph import Graph
 from .base import StreamSource
+from .context import SessionContext
 from .redis_server import EmbeddedRedisServer, read_rdb_version
 from .redis_source import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -112,8 +115,8 @@ class BrandSession:
         self._registry_key = registry_key
         self._closers = list(closers)
         self._users = 1
-        self._graphs: dict = {}
-        self._derivative: str | None = None
+        #: The per-session state (graph, start time, clock fits, spool), closed with the session.
+        self.context = SessionContext()
 
     @classmethod
     def open(
@@ -230,34 +233,23 @@ class BrandSession:
             )
         return model
 
-    def graph(self, brand_base_dir: str | os.PathLike | None = None, **options):
-        """The parsed :class:`~neuroconv_brand.graph.supergraph.Graph` (cached per set of options).
+    def graph(
+        self, brand_base_dir: str | os.PathLike | None = None, derivative: str | None = None, **options
+    ) -> Graph:
+        """The parsed :class:`~neuroconv_brand.graph.supergraph.Graph`, built once per set of options.
 
-        ``options`` go to :meth:`Graph.from_supergraph`; the derivative chosen with :meth:`use_derivative` is the
-        default ``derivative``.
+        ``derivative`` names the exportNWB derivative whose parameters configure the export (default: the
+        graph's exportNWB derivative); ``options`` go to :meth:`Graph.from_supergraph`.
         """
-        from ..graph.supergraph import Graph
-
-        if self._derivative is not None:
-            options.setdefault("derivative", self._derivative)
+        if derivative is not None:
+            options["derivative"] = derivative
         cache_key = (str(brand_base_dir), json.dumps(options, sort_keys=True, default=str))
-        if cache_key not in self._graphs:
-            self._graphs[cache_key] = Graph.from_supergraph(
+        graphs = self.context.graphs
+        if cache_key not in graphs:
+            graphs[cache_key] = Graph.from_supergraph(
                 self.supergraph(), brand_base_dir=brand_base_dir, **options
             )
-        return self._graphs[cache_key]
-
-    def use_derivative(self, nickname: str | None) -> None:
-        """Read the graph with ``derivatives[nickname]``'s parameters (for everything sharing this session).
-
-        By default the graph's exportNWB derivative configures the export; a graph can publish several (e.g. one
-        per block type), and the drop-in derivative names the one it runs as.
-        """
-        self._derivative = nickname
-
-    def add_closer(self, closer) -> None:
-        """Call ``closer()`` when the last user closes the session (after the source is closed)."""
-        self._closers.append(closer)
+        return graphs[cache_key]
 
     def close(self) -> None:
         """Release one user; the last one closes the source and any embedded server."""
@@ -271,8 +263,11 @@ class BrandSession:
         try:
             self.source.close()
         finally:
-            for closer in self._closers:
-                closer()
+            try:
+                self.context.close()
+            finally:
+                for closer in self._closers:
+                    closer()
 
     def __enter__(self) -> BrandSession:
         return self
@@ -282,3 +277,35 @@ class BrandSession:
 
     def __repr__(self) -> str:
         return f"BrandSession({self.location.description!r}, users={self._users})"
+
+
+def open_session_graph(
+    owner: object,
+    file_path: SourceLike,
+    brand_base_dir: str | os.PathLike | None = None,
+    derivative: str | None = None,
+    redis_server_path: str | os.PathLike | None = None,
+) -> tuple[BrandSession, Graph]:
+    """Open ``file_path``'s session for ``owner`` and read its graph (what every interface and extractor does first).
+
+    The session is shared with everything else that opened the same source, and ``owner``'s use of it ends when
+    ``owner`` is garbage-collected.
+
+    Parameters
+    ----------
+    owner : object
+        The interface or extractor that reads the session.
+    file_path : str, path or redis.Redis
+        The source (see :meth:`BrandSession.open`).
+    brand_base_dir, derivative
+        See :meth:`BrandSession.graph`.
+    redis_server_path : path, optional
+        See :meth:`BrandSession.open`.
+
+    Returns
+    -------
+    tuple of (BrandSession, Graph)
+    """
+    session = BrandSession.open(file_path, redis_server_path=redis_server_path)
+    weakref.finalize(owner, session.close)
+    return session, session.graph(brand_base_dir=brand_base_dir, derivative=derivative)

@@ -3,23 +3,19 @@
 Each clock is fitted once per session on the largest stream that carries it (the blocking label's source
 stream for a sync label, the largest stream with ``ts`` for the monotonic clock), so that a label value or a
 monotonic stamp maps to the same session time in every stream: a TrialInfo entry written 30 µs after its trial
-start stays inside that trial whatever the streams' latencies. Results are cached per open session.
+start stays inside that trial whatever the streams' latencies. The fits are kept in the session's context.
 """
 
 from __future__ import annotations
 
-import weakref
-
-from ..extractors.recording_extractor import is_acquisition_stream
+from ..graph.acquisition import is_acquisition_stream
 from ..graph.stream_specs import StreamSpec
 from ..graph.supergraph import Graph
 from ..reading.decoding import OnBadEntry
 from ..reading.stream_reader import EntryBatch
 from ..reading.stream_spool import StreamPass, session_spool
 from ..sources.session import BrandSession
-from .clocks import Clock, ClockFit, blocking_label, fit_clock, read_clock
-
-_FITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+from .clocks import Clock, ClockFit, EntryTimes, blocking_label, compute_entry_times, fit_clock, read_clock
 
 
 def spools_by_default(graph: Graph, spec: StreamSpec) -> bool:
@@ -81,7 +77,7 @@ def shared_clock_fit(
     on_bad_entry : {"raise", "skip"}
         How the streams read for the fit treat entries with bad payloads.
     """
-    fits = _FITS.setdefault(session, {})
+    fits = session.context.clock_fits
     key = (id(graph), start_ms, clock, label, on_bad_entry)
     if key not in fits:
         fits[key] = None
@@ -96,3 +92,21 @@ def shared_clock_fit(
                 fits[key] = fit
                 break
     return fits[key]
+
+
+def session_entry_times(
+    session: BrandSession,
+    graph: Graph,
+    spec: StreamSpec,
+    timeline: EntryBatch,
+    clock: Clock,
+    start_ms: int,
+    on_bad_entry: OnBadEntry = "raise",
+) -> EntryTimes:
+    """Entry times of ``timeline`` on ``clock``, through the session's shared fit of that clock.
+
+    What every interface and extractor uses, so that one clock value maps to one session time in every stream.
+    """
+    label = blocking_label(spec, timeline) if clock == "sync" else None
+    fit = shared_clock_fit(session, graph, start_ms, clock, label, on_bad_entry) if clock != "redis" else None
+    return compute_entry_times(spec, timeline, clock, start_ms, fit)

@@ -1,0 +1,19 @@
+"""Which streams of a graph are raw broadband data, written by an acquisition node (a graph fact)."""
+
+from __future__ import annotations
+
+from .stream_specs import StreamSpec
+from .supergraph import Graph
+
+#: Acquisition nodes whose streams are raw broadband data (the rest is written as processed data).
+ACQUISITION_NODES = frozenset({"cerebusAdapter", "cerebusAdapterGem", "nspAcquisition"})
+#: Node-YAML stream names of raw broadband data.
+ACQUISITION_YAML_STREAMS = frozenset({"ContinuousNeural", "continuousNeural"})
+
+
+def is_acquisition_stream(graph: Graph, spec: StreamSpec) -> bool:
+    """True for raw broadband streams written by an acquisition node (cerebusAdapter, cerebusAdapterGem, ...)."""
+    node = graph.nodes.get(spec.source_nickname or "") or {}
+    outputs = node.get("redis_outputs")
+    yaml_stream = outputs.get(spec.name) if isinstance(outputs, dict) else None
+    return node.get("name") in ACQUISITION_NODES or yaml_stream in ACQUISITION_YAML_STREAMS
