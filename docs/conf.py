@@ -39,3 +39,7 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_show_sourcelink = False
+
+# numpydoc's "param : path" becomes a cross-reference to any documented attribute named ``path`` (there are
+# two: MetadataFile.path and ArrayMap.path); an ambiguous match is a plain type name, not a broken link.
+suppress_warnings = ["ref.python"]
