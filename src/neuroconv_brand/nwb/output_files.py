@@ -200,6 +200,7 @@ def write_nwbfile(
         if deferred:
             import h5py
 
-            with h5py.File(partial, "r+") as file, _space_released_on_failure(Path(nwbfile_path), partial):
+            # Outside the file's block: closing a file whose write failed fails again (its flush).
+            with _space_released_on_failure(Path(nwbfile_path), partial), h5py.File(partial, "r+") as file:
                 fill_deferred_datasets(file, deferred, threads=write_threads)
     return Path(nwbfile_path)
