@@ -159,3 +159,22 @@ def test_write_threads_on_the_command_line(session, uncompressed, tmp_path):
     )
     assert refused.returncode == 2
     assert "argument --write-threads: expected a whole number of at least 1, not '0'" in refused.stderr
+
+
+def test_run_conversion_writes_gzip_on_threads_too(session, uncompressed, tmp_path):
+    from neuroconv.tools.nwb_helpers import make_nwbfile_from_metadata
+
+    from neuroconv_brand.nwb.gzip_chunks import DeferredChunks
+
+    folder, _ = session
+    converter = BrandConverter(file_path=folder / "raw.rdb", include_raw=True)
+    metadata = converter.get_metadata()
+    nwbfile = make_nwbfile_from_metadata(metadata)
+    path = tmp_path / "run_conversion.nwb"
+    converter.run_conversion(nwbfile_path=path, nwbfile=nwbfile, metadata=metadata)
+    # NeuroConv's default configuration (gzip 4), written by the thread pool: pynwb only created the dataset.
+    assert isinstance(nwbfile.acquisition["nsp_neural_samples"].data.data, DeferredChunks)
+    with h5py.File(path, "r") as file, h5py.File(uncompressed, "r") as plain:
+        assert (file[RAW].compression, file[RAW].compression_opts) == ("gzip", 4)
+        assert file[RAW][()].tobytes() == plain[RAW][()].tobytes()
+    assert [item.name for item in tmp_path.iterdir()] == ["run_conversion.nwb"]  # no temporary file left

@@ -88,6 +88,12 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def refuse_existing_output(target: str | os.PathLike, overwrite: bool) -> None:
+    """Raise ``FileExistsError`` if ``target`` exists and ``overwrite`` is False."""
+    if Path(target).exists() and not overwrite:
+        raise FileExistsError(f"{target} already exists; pass overwrite=True (--overwrite) to replace it.")
+
+
 @contextlib.contextmanager
 def atomic_output(
     target: str | os.PathLike, overwrite: bool = False, inputs: InputFiles | None = None
@@ -113,8 +119,7 @@ def atomic_output(
     """
     target = Path(target)
     check_output_is_not_input(target, inputs or {})
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} already exists; pass overwrite=True (--overwrite) to replace it.")
+    refuse_existing_output(target, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Hidden, beside the target (same file system, so the final rename is atomic), same suffix for pynwb.
     partial = target.with_name(f".{target.stem}.partial-{uuid.uuid4().hex[:8]}{target.suffix}")
