@@ -192,7 +192,8 @@ def write_chunked(dataset, source: AbstractDataChunkIterator, pool: ThreadPoolEx
 
     A block that covers whole chunks (edge chunks included) is cut into chunks, each compressed by zlib at the
     dataset's level and stored as is; any other block, or a dataset whose pipeline is not exactly deflate, is
-    written through h5py (after the chunks in flight). At most ``2 * threads`` chunks are in flight.
+    written through h5py (after the chunks in flight). At most ``2 * threads`` chunks (copies) are in flight, so
+    memory holds one block of ``source`` plus those chunks and their compressed bytes.
     """
     level = deflate_level(dataset) if dataset.dtype.kind in _NUMBER_KINDS else None
     limit = CHUNKS_IN_FLIGHT_PER_THREAD * threads
@@ -212,20 +213,27 @@ def write_chunked(dataset, source: AbstractDataChunkIterator, pool: ThreadPoolEx
             continue
         data = np.asarray(block.data, dtype=dataset.dtype)
         for offset, piece in _chunks_of(data, selection, dataset.chunks):
-            in_flight.append((offset, pool.submit(compress_chunk, piece, dataset.chunks, level)))
+            chunk = full_chunk(piece, dataset.chunks)
+            in_flight.append((offset, pool.submit(compress_chunk, chunk, level)))
             while len(in_flight) >= limit:
                 store_oldest()
     while in_flight:
         store_oldest()
 
 
-def compress_chunk(piece: np.ndarray, chunk_shape: tuple[int, ...], level: int) -> bytes:
-    """One chunk as HDF5's deflate filter stores it: zlib at ``level`` over the full chunk (edges zero-padded)."""
-    if piece.shape != tuple(chunk_shape):
-        full = np.zeros(chunk_shape, dtype=piece.dtype)
-        full[tuple(slice(0, size) for size in piece.shape)] = piece
-        piece = full
-    return zlib.compress(np.ascontiguousarray(piece), level)
+def full_chunk(piece: np.ndarray, chunk_shape: tuple[int, ...]) -> np.ndarray:
+    """A C-contiguous copy of ``piece`` at the full chunk shape (HDF5 stores edge chunks whole: zero-padded).
+
+    Always a copy, so a chunk in flight does not keep the buffer it came from in memory.
+    """
+    full = np.zeros(chunk_shape, dtype=piece.dtype)
+    full[tuple(slice(0, size) for size in piece.shape)] = piece
+    return full
+
+
+def compress_chunk(chunk: np.ndarray, level: int) -> bytes:
+    """One full chunk as HDF5's deflate filter stores it: zlib (RFC 1950) at ``level``; releases the GIL."""
+    return zlib.compress(np.ascontiguousarray(chunk), level)
 
 
 def _blocks(source: AbstractDataChunkIterator) -> Iterator[DataChunk]:
