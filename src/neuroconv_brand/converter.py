@@ -30,7 +30,7 @@ from .interfaces.stream_timestamps import BrandStreamTimestampsInterface
 from .nwb.backend_edits import apply_dataset_edits
 from .nwb.compression_presets import apply_compression_preset, parse_compression
 from .nwb.input_protection import check_output_is_not_input
-from .nwb.output_files import atomic_output, write_nwbfile
+from .nwb.output_files import refuse_existing_output, write_nwbfile
 from .nwb.zarr_references import JsonZarrReferencesMixin
 from .reading.stream_spool import session_spool
 from .sources.session import BrandSession
@@ -420,8 +420,37 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
                 **options,
             )
             return
-        with atomic_output(nwbfile_path, overwrite=overwrite) as partial:
-            super().run_conversion(nwbfile_path=partial, overwrite=True, **options)
+        refuse_existing_output(nwbfile_path, overwrite)
+        # Written through a temporary file by _write_nwbfile (write_nwbfile), once NeuroConv's checks passed.
+        super().run_conversion(nwbfile_path=nwbfile_path, overwrite=True, **options)
+
+    def _write_nwbfile(
+        self,
+        nwbfile_path: str | Path,
+        nwbfile: NWBFile | None,
+        metadata: dict,
+        backend: Literal["hdf5", "zarr"] | None,
+        backend_configuration,
+        conversion_options: dict | None,
+    ) -> None:
+        # NeuroConv's step of run_conversion that builds and writes a new file, writing with write_nwbfile
+        # (atomic, gzip on every core) instead of configure_and_write_nwbfile; run_conversion checked the rest.
+        if nwbfile_path is None:
+            return super()._write_nwbfile(
+                nwbfile_path, nwbfile, metadata, backend, backend_configuration, conversion_options
+            )
+        if nwbfile is not None:
+            self.add_to_nwbfile(nwbfile=nwbfile, metadata=metadata, conversion_options=conversion_options)
+        else:
+            nwbfile = self.create_nwbfile(metadata=metadata, conversion_options=conversion_options)
+        write_nwbfile(
+            nwbfile,
+            nwbfile_path,
+            backend=backend,
+            backend_configuration=backend_configuration,
+            overwrite=True,
+            inputs=self.input_files(),
+        )
 
     def write(
         self,
@@ -454,10 +483,7 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
         self.validate_conversion_options(conversion_options=conversion_options)
         self.temporally_align_data_interfaces(metadata=metadata, conversion_options=conversion_options)
         check_output_is_not_input(nwbfile_path, self.input_files())
-        if Path(nwbfile_path).exists() and not overwrite:
-            raise FileExistsError(
-                f"{nwbfile_path} already exists; pass overwrite=True (--overwrite) to replace it."
-            )
+        refuse_existing_output(nwbfile_path, overwrite)
         nwbfile = self.create_nwbfile(metadata=metadata, conversion_options=conversion_options)
         configuration = get_default_backend_configuration(nwbfile, backend=backend)
         if compression is not None:

@@ -24,12 +24,13 @@ def convert(source: Path, output: Path, spool: Path, *options: str, preexec_fn=N
 
 
 @pytest.fixture
-def small_file_system(tmp_path):
-    """A real 1 MB tmpfs (needs root and permission to mount; skipped otherwise)."""
+def small_file_system(tmp_path, request):
+    """A real tmpfs of 1 MB, or of ``request.param`` (needs root and permission to mount; skipped otherwise)."""
     mount_point = tmp_path / "small"
     mount_point.mkdir()
+    size = getattr(request, "param", "1m")
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)], capture_output=True
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
@@ -48,6 +49,24 @@ def test_a_full_output_file_system_is_one_line_and_leaves_nothing(
         f"error: no room to write {re.escape(str(output))}: the file system is full \\(No space left on device; "
         f"file system {re.escape(str(small_file_system))}, \\d\\.\\d MB free of 1\\.0 MB\\) when the file had grown "
         f"to \\d\\.\\d MB\\. {HINT}",
+        result.stderr,
+    ), result.stderr
+    assert list(small_file_system.iterdir()) == []
+    assert list(spool.iterdir()) == []
+
+
+@pytest.mark.parametrize("small_file_system", ["2m"], indirect=True)
+def test_a_disk_filling_up_while_gzip_chunks_are_written_on_threads(
+    clean_session, small_file_system, tmp_path
+):
+    # pynwb writes 0.9 MB (structure, empty gzip datasets); the disk fills while the threads write the chunks.
+    output, spool = small_file_system / "session.nwb", tmp_path / "spool"
+    result = convert(clean_session.rdb_path, output, spool, "--write-threads", "2")
+    assert result.returncode == 1
+    assert re.fullmatch(
+        f"error: no room to write {re.escape(str(output))}: the file system is full \\(No space left on device; "
+        f"file system {re.escape(str(small_file_system))}, \\d\\.\\d MB free of 2\\.1 MB\\) when the file had grown "
+        f"to 2\\.\\d MB\\. {HINT}",
         result.stderr,
     ), result.stderr
     assert list(small_file_system.iterdir()) == []

@@ -140,6 +140,12 @@ def add_convert_parser(subparsers: argparse._SubParsersAction, common: argparse.
         help="processes reading streams side by side (default: $NEUROCONV_BRAND_READ_WORKERS or the CPUs, at "
         "most 4; 1 reads in this process)",
     )
+    parser.add_argument(
+        "--write-threads",
+        type=_positive_integer,
+        metavar="N",
+        help="threads compressing gzip chunks of HDF5 outputs (default: $NEUROCONV_BRAND_WRITE_THREADS or the CPUs)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.set_defaults(handler=run_convert)
 
@@ -173,6 +179,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
     from ..apps.dandi_subject import dandi_subject_note
     from ..converter import BrandConverter
+    from ..nwb.gzip_chunks import WRITE_THREADS_VARIABLE
 
     source, base_dir, server = checked_source_arguments(args)
     for option, path in (
@@ -200,6 +207,8 @@ def run_convert(args: argparse.Namespace) -> int:
         os.environ[SPOOL_DIR_VARIABLE] = str(args.spool_dir)
     if args.read_workers is not None:
         os.environ[READ_WORKERS_VARIABLE] = str(args.read_workers)
+    if args.write_threads is not None:
+        os.environ[WRITE_THREADS_VARIABLE] = str(args.write_threads)
     started = time.perf_counter()
     streams = args.stream
     # Held open for the whole command, so the converter's interfaces share this session (one index pass).

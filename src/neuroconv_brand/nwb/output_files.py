@@ -88,6 +88,12 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def refuse_existing_output(target: str | os.PathLike, overwrite: bool) -> None:
+    """Raise ``FileExistsError`` if ``target`` exists and ``overwrite`` is False."""
+    if Path(target).exists() and not overwrite:
+        raise FileExistsError(f"{target} already exists; pass overwrite=True (--overwrite) to replace it.")
+
+
 @contextlib.contextmanager
 def atomic_output(
     target: str | os.PathLike, overwrite: bool = False, inputs: InputFiles | None = None
@@ -113,8 +119,7 @@ def atomic_output(
     """
     target = Path(target)
     check_output_is_not_input(target, inputs or {})
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} already exists; pass overwrite=True (--overwrite) to replace it.")
+    refuse_existing_output(target, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Hidden, beside the target (same file system, so the final rename is atomic), same suffix for pynwb.
     partial = target.with_name(f".{target.stem}.partial-{uuid.uuid4().hex[:8]}{target.suffix}")
@@ -144,11 +149,14 @@ def write_nwbfile(
     backend_configuration=None,
     overwrite: bool = False,
     inputs: InputFiles | None = None,
+    write_threads: int | None = None,
 ) -> Path:
     """NeuroConv's ``configure_and_write_nwbfile``, through a temporary file that replaces the target on success.
 
     Zarr files get JSON object references, which any reader decodes
-    (:func:`~neuroconv_brand.nwb.zarr_references.json_object_references`).
+    (:func:`~neuroconv_brand.nwb.zarr_references.json_object_references`). In HDF5 files, the chunk-iterator
+    datasets compressed with gzip alone are compressed on ``write_threads`` threads with the standard deflate
+    filter (:mod:`~neuroconv_brand.nwb.gzip_chunks`).
 
     This is the second half of NeuroConv's customisation workflow: ``nwbfile = converter.create_nwbfile(...)``,
     ``config = get_default_backend_configuration(nwbfile, backend="hdf5")``, edit ``config``, then
@@ -168,15 +176,21 @@ def write_nwbfile(
         Replace an existing target.
     inputs : mapping of str to path, optional
         The files the conversion read, by description: the target may not be one of them.
+    write_threads : int, optional
+        Threads compressing the chunks of gzip-only datasets (HDF5); default
+        :func:`~neuroconv_brand.nwb.gzip_chunks.write_threads` (``$NEUROCONV_BRAND_WRITE_THREADS``, else the CPUs).
     """
     from neuroconv.tools.nwb_helpers import configure_backend, get_default_backend_configuration
 
+    from .gzip_chunks import defer_gzip_datasets, fill_deferred_datasets
     from .zarr_references import nwb_io_class
 
-    # NeuroConv's configure_and_write_nwbfile, with a full disk handled inside the writer's block.
+    # NeuroConv's configure_and_write_nwbfile, with a full disk handled inside the writer's block, and the
+    # gzip-only datasets compressed on every core once pynwb has written the file (gzip_chunks).
     if backend_configuration is None:
         backend_configuration = get_default_backend_configuration(nwbfile, backend=backend or "hdf5")
-    configure_backend(nwbfile=nwbfile, backend_configuration=backend_configuration)
+    remaining, deferred = defer_gzip_datasets(nwbfile, backend_configuration)
+    configure_backend(nwbfile=nwbfile, backend_configuration=remaining)
     with (
         atomic_output(nwbfile_path, overwrite=overwrite, inputs=inputs) as partial,
         _quiet_out_of_space_reports(),
@@ -188,4 +202,10 @@ def write_nwbfile(
                     io.export(nwbfile=nwbfile, src_io=nwbfile.read_io, write_args=dict(link_data=False))
                 else:
                     io.write(nwbfile)
+        if deferred:
+            import h5py
+
+            # Outside the file's block: closing a file whose write failed fails again (its flush).
+            with _space_released_on_failure(Path(nwbfile_path), partial), h5py.File(partial, "r+") as file:
+                fill_deferred_datasets(file, deferred, threads=write_threads)
     return Path(nwbfile_path)
