@@ -97,6 +97,8 @@ EXPECTED = {
     [
         "import neuroconv_brand",  # NeuroConv loads its interfaces later (the one-time import hook)
         "import neuroconv.datainterfaces, neuroconv_brand",  # already loaded: registered at once
+        # neuroconv.converters imports neuroconv.datainterfaces half-way through its own import
+        "import neuroconv_brand, neuroconv.converters",
     ],
 )
 def test_importing_the_package_registers_with_neuroconvs_runner(before):

@@ -113,7 +113,8 @@ def register_when_neuroconv_loads() -> None:
     If it already is, its missing attributes resolve this package's class names from now on; otherwise the
     same happens right after the first import of it (a one-time import hook). The classes are registered
     (:func:`register_with_neuroconv`) at once when that is safe, else at the first look-up of one of their names,
-    so that a NeuroConv import made while this package's own modules are being imported never re-enters them.
+    so that a NeuroConv import made while this package's or NeuroConv's modules are half-imported never
+    re-enters them.
     Costs nothing until then, and never imports NeuroConv itself.
     """
     module = sys.modules.get(NEUROCONV_INTERFACES)
@@ -138,17 +139,21 @@ def _resolve_names_on(module: ModuleType) -> None:
 
     if getattr(previous, "__qualname__", "") != resolve.__qualname__:  # once per module
         module.__getattr__ = resolve
-    if not _package_module_initializing():
+    if not _half_imported(besides=module.__name__):
         register_with_neuroconv()
 
 
-def _package_module_initializing() -> bool:
-    """True while one of this package's submodules is half-imported (registering now would re-enter it)."""
-    package = __name__.partition(".")[0]
+def _half_imported(besides: str) -> bool:
+    """True while a module of this package or of NeuroConv (other than ``besides``) is being imported.
+
+    Registering then would import it again half-way (a circular import): the names resolve at their first
+    look-up instead.
+    """
+    packages = (f"{__name__.partition('.')[0]}.", "neuroconv.")
     return any(
         getattr(getattr(module, "__spec__", None), "_initializing", False)
         for name, module in list(sys.modules.items())
-        if name.startswith(f"{package}.")
+        if name.startswith(packages) and name != besides
     )
 
 
