@@ -6,6 +6,7 @@ and the ``neuroconv-brand`` command start without loading NeuroConv, pynwb or Sp
 
 from importlib import import_module
 
+from .apps.command_line import installed_version
 from .apps.neuroconv_registration import REGISTERED_NAMES, register_when_neuroconv_loads
 
 #: Where each public name lives: module (relative to this package) -> names.
@@ -43,7 +44,7 @@ __all__ = sorted([*_MODULE_OF, "__version__"])
 
 def __getattr__(name: str):
     if name == "__version__":
-        value = _installed_version()
+        value = installed_version()
     elif name in _MODULE_OF:
         value = getattr(import_module(_MODULE_OF[name], __name__), name)
     else:
@@ -54,15 +55,6 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
-
-
-def _installed_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("neuroconv-brand")
-    except PackageNotFoundError:  # running from a source tree that was not installed
-        return "0+unknown"
 
 
 # NeuroConv's own YAML runner looks interfaces up on neuroconv.datainterfaces: make ours resolvable there as

@@ -22,8 +22,15 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from .. import __version__
-from ..apps.command_line import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, UsageError
+from ..apps.command_line import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    PROG,
+    UsageError,
+    installed_version,
+)
 from ..errors import BrandError
 from ..interruption import stop_on_signals
 from ..nwb.output_files import OutputSpaceError
@@ -56,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"Run '{PROG} COMMAND --help' for a command's options."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     add_debug_argument(parser)
     # The same flag after the subcommand, shared by every subcommand's parser.
     common = argparse.ArgumentParser(add_help=False)
