@@ -1,85 +1,62 @@
-"""neuroconv-brand: convert BRAND sessions (Redis streams or dump.rdb) to NWB with NeuroConv."""
+"""neuroconv-brand: convert BRAND sessions (Redis streams or dump.rdb) to NWB with NeuroConv.
 
-from importlib.metadata import PackageNotFoundError, version
+The public names below are imported on first use (PEP 562 module ``__getattr__``), so ``import neuroconv_brand``
+and the ``neuroconv-brand`` command start without loading NeuroConv, pynwb or SpikeInterface.
+"""
 
-from .apps.yaml_runner import run_conversion_from_yaml
-from .converter import BrandConverter
-from .errors import (
-    BrandError,
-    ConfigurationError,
-    GraphError,
-    MetadataFileError,
-    NoSupergraphError,
-    RdbFileError,
-    RedisServerNotFoundError,
-    SourceAuthenticationError,
-    SourceConnectionError,
-    SourceError,
-    StreamDecodeError,
-    UnsupportedEncodingError,
-)
-from .extractors.recording_extractor import BrandRecordingExtractor, RecordingGap, read_brand
-from .extractors.sorting_extractor import BrandSortingExtractor
-from .graph.stream_specs import KeySpec, StreamSpec, SyncTiming
-from .graph.supergraph import Graph
-from .interfaces import (
-    BrandParticipantInterface,
-    BrandPositionInterface,
-    BrandRecordingInterface,
-    BrandSpikeTimesInterface,
-    BrandStreamTimestampsInterface,
-    BrandTimeSeriesInterface,
-    BrandTrialInfoInterface,
-    BrandTrialsInterface,
-)
-from .nwb.compression_presets import apply_compression_preset
-from .reading.stream_reader import EntryBatch, StreamReader
-from .sources.session import BrandSession
+from importlib import import_module
 
-try:
-    __version__ = version("neuroconv-brand")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
+from .apps.command_line import installed_version
+from .apps.neuroconv_registration import REGISTERED_NAMES, register_when_neuroconv_loads
 
-__all__ = [
-    "BrandConverter",
-    "BrandError",
-    "BrandParticipantInterface",
-    "BrandPositionInterface",
-    "BrandRecordingExtractor",
-    "BrandRecordingInterface",
-    "BrandSession",
-    "BrandSortingExtractor",
-    "BrandSpikeTimesInterface",
-    "BrandStreamTimestampsInterface",
-    "BrandTimeSeriesInterface",
-    "BrandTrialInfoInterface",
-    "BrandTrialsInterface",
-    "ConfigurationError",
-    "EntryBatch",
-    "Graph",
-    "GraphError",
-    "KeySpec",
-    "MetadataFileError",
-    "NoSupergraphError",
-    "RdbFileError",
-    "RecordingGap",
-    "RedisServerNotFoundError",
-    "SourceAuthenticationError",
-    "SourceConnectionError",
-    "SourceError",
-    "StreamDecodeError",
-    "StreamReader",
-    "StreamSpec",
-    "SyncTiming",
-    "UnsupportedEncodingError",
-    "__version__",
-    "apply_compression_preset",
-    "read_brand",
-    "run_conversion_from_yaml",
-]
+#: Where each public name lives: module (relative to this package) -> names.
+_PUBLIC_NAMES: dict[str, tuple[str, ...]] = {
+    ".apps.yaml_runner": ("run_conversion_from_yaml",),
+    ".converter": ("BrandConverter",),
+    ".errors": (
+        "BrandError",
+        "ConfigurationError",
+        "GraphError",
+        "MetadataFileError",
+        "NoSupergraphError",
+        "RdbFileError",
+        "RedisServerNotFoundError",
+        "SourceAuthenticationError",
+        "SourceConnectionError",
+        "SourceError",
+        "StreamDecodeError",
+        "UnsupportedEncodingError",
+    ),
+    ".extractors.recording_extractor": ("BrandRecordingExtractor", "RecordingGap", "read_brand"),
+    ".extractors.sorting_extractor": ("BrandSortingExtractor",),
+    ".graph.stream_specs": ("KeySpec", "StreamSpec", "SyncTiming"),
+    ".graph.supergraph": ("Graph",),
+    # every concrete interface, as registered with NeuroConv
+    ".interfaces": tuple(name for name in REGISTERED_NAMES if name.endswith("Interface")),
+    ".nwb.compression_presets": ("apply_compression_preset",),
+    ".reading.stream_reader": ("EntryBatch", "StreamReader"),
+    ".sources.session": ("BrandSession",),
+}
+_MODULE_OF = {name: module for module, names in _PUBLIC_NAMES.items() for name in names}
 
-# Make this package's interfaces resolvable by NeuroConv's own YAML runner in this process.
-from .apps.neuroconv_registration import register_with_neuroconv
+__all__ = sorted([*_MODULE_OF, "__version__"])
 
-register_with_neuroconv()
+
+def __getattr__(name: str):
+    if name == "__version__":
+        value = installed_version()
+    elif name in _MODULE_OF:
+        value = getattr(import_module(_MODULE_OF[name], __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+# NeuroConv's own YAML runner looks interfaces up on neuroconv.datainterfaces: make ours resolvable there as
+# soon as NeuroConv loads that module (now, if it already has), without importing NeuroConv here.
+register_when_neuroconv_loads()

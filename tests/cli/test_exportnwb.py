@@ -23,7 +23,6 @@ import redis
 from pynwb import read_nwb
 from pynwb.behavior import Position
 
-from neuroconv_brand.cli import commands as cli
 from neuroconv_brand.converter import BrandConverter
 from neuroconv_brand.sources.redis_server import EmbeddedRedisServer
 from neuroconv_brand.testing import SessionConfig, SyntheticSession, generate_session
@@ -93,26 +92,13 @@ def wrapper_script(folder: Path) -> Path:
     return script
 
 
-def _registered_in_cli() -> bool:
-    return any(add.__name__ == "add_exportnwb_parser" for add in cli.SUBCOMMANDS)
-
-
 def command(how: str, folder: Path) -> list[str]:
     """How each entry point is started."""
     if how == "module":
         return [sys.executable, "-m", "neuroconv_brand.apps.exportnwb"]
     if how == "wrapper":
         return [sys.executable, str(wrapper_script(folder))]
-    if _registered_in_cli():
-        return ["neuroconv-brand", "exportnwb"]
-    # Until cli.SUBCOMMANDS lists it: the same cli.main, with the subcommand registered in the process.
-    return [
-        sys.executable,
-        "-c",
-        "import sys; from neuroconv_brand.cli import commands as cli; from neuroconv_brand.cli.exportnwb_command import "
-        "add_exportnwb_parser; cli.SUBCOMMANDS.append(add_exportnwb_parser); sys.exit(cli.main(sys.argv[1:]))",
-        "exportnwb",
-    ]
+    return ["neuroconv-brand", "exportnwb"]
 
 
 def run(how: str, folder: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

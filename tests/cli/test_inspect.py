@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from neuroconv_brand.cli.commands import main
+from neuroconv_brand.cli.main import main
 from neuroconv_brand.testing import SessionConfig, generate_session
 
 CONFIG = SessionConfig(duration_s=2.0, n_arrays=2, channels_per_array=64, era="2025", seed=0)

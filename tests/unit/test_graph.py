@@ -1,4 +1,4 @@
-"""Supergraph parsing for every BRAND era (brand-format §3-§6), from real-world-shaped graphs and node YAMLs.
+"""Supergraph parsing for every BRAND era (:mod:`neuroconv_brand.graph.eras`), from real-world-shaped graphs and node YAMLs.
 
 Graph YAMLs and node YAMLs live in ``tests/data/graphs``; each test copies the node YAMLs into ``tmp_path``
 in BRAND's layout (``<base>/../brand-modules/<module>/nodes/<name>/<name>.yaml``) and builds the supergraph
@@ -903,7 +903,7 @@ def test_2022_core_key_mappings(base_dir: Path) -> None:
     }
     position_nwb = {"reference_frame": "center of the screen", "unit": "pixels", "resolution": 1.0}
     assert graph.streams == {
-        # graph key `fsm_state` is node YAML key `state` (names differ: brand-format §10 item 14)
+        # graph key `fsm_state` is node YAML key `state` (names differ, which the 2022 core exportNWB could not map)
         "task_state": StreamSpec(
             name="task_state",
             type_nwb="Trial",

@@ -96,7 +96,7 @@ def test_wheel_ships_schemas_and_loads_them_when_installed(tmp_path):
     } <= (expected_schemas)
     assert expected_schemas <= names
     assert "neuroconv_brand/schemas/__init__.py" in names
-    assert "neuroconv_brand/cli/commands.py" in names
+    assert "neuroconv_brand/cli/main.py" in names
 
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)])

@@ -1,4 +1,4 @@
-"""The safe ``$param`` evaluator of node-YAML stream definitions (brand-format §3 "streams compilation")."""
+"""The safe ``$param`` evaluator of node-YAML stream definitions (as BRAND's supervisor substitutes ``$var`` from the node's parameters)."""
 
 from __future__ import annotations
 

@@ -19,6 +19,16 @@ PROG = "neuroconv-brand"
 BRAND_BASE_DIR_ENV = "BRAND_BASE_DIR"
 
 
+def installed_version() -> str:
+    """The installed distribution's version (``"0+unknown"`` when running from a source tree not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("neuroconv-brand")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 class UsageError(Exception):
     """The command line is wrong: a handler found an argument it cannot use (exit code 2)."""
 

@@ -25,14 +25,10 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import redis
+from typing import TYPE_CHECKING
 
 from ..errors import BrandError, ConfigurationError
-from ..graph.eras import normalize_derivatives
 from ..interruption import stop_on_signals
-from ..sources.redis_source import make_client, translated_redis_errors
-from ..sources.session import BrandSession
 from .command_line import (
     BRAND_BASE_DIR_ENV,
     EXIT_FAILURE,
@@ -46,6 +42,9 @@ from .command_line import (
 DEFAULT_NICKNAME = "exportNWB"
 #: BRAND's log stream (read by the supervisor's console); written only with ``--log-to-redis``.
 CONSOLE_LOGGING_STREAM = "console_logging"
+
+if TYPE_CHECKING:  # imported where used, so that building the command's parser stays fast
+    import redis
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -145,6 +144,8 @@ def output_path_from_config(client: redis.Redis, model: dict, brand_base_dir: Pa
     ConfigurationError
         When neither CONFIG nor the supergraph gives the location; the message says to pass ``--output``.
     """
+    import redis
+
     try:
         directory = _config_value(client, "dir")
         dbfilename = _config_value(client, "dbfilename")
@@ -171,6 +172,8 @@ def output_path_from_config(client: redis.Redis, model: dict, brand_base_dir: Pa
 
 def server_rdb_path(client: redis.Redis) -> Path | None:
     """The file the server saves its dataset to (``CONFIG GET dir`` / ``dbfilename``), None if not allowed."""
+    import redis
+
     try:
         directory, dbfilename = _config_value(client, "dir"), _config_value(client, "dbfilename")
     except redis.exceptions.ResponseError:  # NOPERM (ACL) or a renamed/disabled CONFIG
@@ -192,6 +195,8 @@ class RedisLog:
 
     def __call__(self, message: str) -> None:
         """Log one message."""
+        import redis
+
         text = f"[{self.nickname}] {message}"
         print(text, file=sys.stderr)
         if self.enabled and self.client is not None:
@@ -223,6 +228,9 @@ def export_session(args: argparse.Namespace, log: RedisLog | None = None) -> Exp
         The server cannot be read, the nickname names no derivative, or the conversion failed.
     """
     from ..converter import BrandConverter
+    from ..graph.eras import normalize_derivatives
+    from ..sources.redis_source import translated_redis_errors
+    from ..sources.session import BrandSession
 
     started = time.perf_counter()
     base_dir = Path(args.brand_base_dir).expanduser() if args.brand_base_dir else Path.cwd()
@@ -271,6 +279,8 @@ def run(args: argparse.Namespace) -> int:
 
     ``KeyboardInterrupt`` (SIGINT from the runner) becomes exit code 1, as exportNWB.py.
     """
+    from ..sources.redis_source import make_client
+
     unknown = getattr(args, "unknown_arguments", None) or []
     if unknown:
         print(f"warning: ignoring unknown arguments {' '.join(unknown)}", file=sys.stderr)

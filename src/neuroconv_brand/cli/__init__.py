@@ -1,1 +1,1 @@
-"""The ``neuroconv-brand`` command line: argument parsing, one module per subcommand."""
+"""The ``neuroconv-brand`` command line: :mod:`.main` dispatches to one module per subcommand."""

@@ -1,4 +1,7 @@
-"""What every ``neuroconv-brand`` subcommand shares: the SOURCE arguments (exit codes: :mod:`..apps.command_line`)."""
+"""Argument parsing every ``neuroconv-brand`` subcommand shares: SOURCE and its options, ``--debug``.
+
+Exit codes and the usage error are in :mod:`neuroconv_brand.apps.command_line`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from pathlib import Path
 
 from ..apps.command_line import BRAND_BASE_DIR_ENV, UsageError
 from ..errors import SourceError
-from ..sources.session import locate_source
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +38,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
 
 def checked_source_arguments(args: argparse.Namespace) -> tuple[str, Path | None, Path | None]:
     """Validate SOURCE, --brand-base-dir and --redis-server; raise :class:`UsageError` naming the bad one."""
+    from ..sources.session import locate_source
+
     try:
         location = locate_source(args.source)
     except SourceError as error:
@@ -62,3 +66,17 @@ def checked_source_arguments(args: argparse.Namespace) -> tuple[str, Path | None
                 f"--redis-server {server}: no such file; give the path of a redis-server binary."
             )
     return args.source, base_dir, server
+
+
+def add_debug_argument(parser: argparse.ArgumentParser, after_subcommand: bool = False) -> None:
+    """Add ``--debug`` (show the full traceback on failure) to the main parser or, hidden, to a subcommand's.
+
+    After the subcommand the flag defaults to ``argparse.SUPPRESS``, so it does not reset a ``--debug`` given
+    before the subcommand.
+    """
+    if after_subcommand:
+        parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    else:
+        parser.add_argument(
+            "--debug", action="store_true", help="show the full traceback when something goes wrong"
+        )

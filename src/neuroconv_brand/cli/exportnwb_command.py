@@ -1,6 +1,6 @@
 """``neuroconv-brand exportnwb``: the drop-in replacement of BRAND's exportNWB derivative.
 
-Register it by adding :func:`add_exportnwb_parser` to ``cli.SUBCOMMANDS``. The logic lives in
+Listed in :data:`neuroconv_brand.cli.main.SUBCOMMANDS`. The logic lives in
 :mod:`neuroconv_brand.apps.exportnwb` (also runnable as ``python -m neuroconv_brand.apps.exportnwb``).
 """
 

@@ -1,6 +1,6 @@
 """The exportNWB configuration of a supergraph, read the same way for every BRAND era.
 
-Eras (see ``brand-format.md`` §3 and §5):
+Eras (the supergraph BRAND's supervisor builds, and where its graph YAML keeps the exportNWB settings):
 
 ``2022-07``
     ``metadata`` block; derivative ``exportNWB`` with ``redis_inputs`` and ``parameters.enable_nwb``;
@@ -235,7 +235,8 @@ def parse_sync_timing(value: Any) -> SyncTiming:
 
     A number applies to every label. A dict gives per-label rates plus an optional ``default_sync_rate``.
     Missing (None), or a dict without ``default_sync_rate``, defaults to 1000 Hz as BRAND's documentation
-    promises (exportNWB itself crashed there, brand-format §10 item 4).
+    promises (exportNWB itself raised NameError there and ignored per-label rates; see
+    ``docs/differences-from-exportnwb.md``).
 
     Raises
     ------

@@ -19,7 +19,8 @@ from .node_yaml import DefinitionFinder, NodeYamlStore, StreamDefinition, node_b
 from .param_expressions import resolve_dimension, resolve_sample_type
 from .stream_specs import KeySpec, StreamSpec, SyncTiming, normalize_type_nwb
 
-#: Nodes whose ``samples`` payload is channel-major (``[chan, samp]``), brand-format §2.5.
+#: Nodes whose ``samples`` payload is channel-major (C-order ``[chan, samp]``: ``samples[ch * samp_per_stream + k]``,
+#: as brand-nsp's cerebusAdapter/cerebusAdapterGem write it and re_reference keeps it).
 CHANNEL_MAJOR_NODES = frozenset({"cerebusAdapter", "cerebusAdapterGem", "re_reference"})
 #: Node-YAML stream names whose ``samples`` payload is channel-major.
 CHANNEL_MAJOR_YAML_STREAMS = frozenset({"ContinuousNeural", "rerefContinuousNeural"})

@@ -52,7 +52,8 @@ class BrandStreamTimestampsInterface(BrandStreamInterface):
     """Keep every clock of one stream's entries: a table ``processing/brand_timestamps/<stream>_ts``.
 
     One row per entry written for the stream (the same entries as its data), with these columns (all times
-    in seconds; fixes exportNWB's ``_ts`` series that mixed nanoseconds and seconds, brand-format §10 item 9):
+    in seconds; fixes exportNWB's ``_ts`` series, whose ``monotonic_ts`` column was in nanoseconds and the
+    others in seconds):
 
     ``session_time``
         The time that stamps the stream's data in this file: seconds since ``session_start_time`` on the

@@ -6,8 +6,8 @@ A BRAND task node writes one entry per state transition into its ``Trial`` strea
 ``go_cue_time``, ``end_time``, ...). A trial is a start entry followed by an end entry with no other start or
 end in between. That rule never mis-pairs: a start superseded by a second start before any end keeps no
 trial, an end without an open start keeps no trial, and a trailing start without an end keeps no trial.
-(exportNWB paired the k-th start with the k-th end, which shifts every later trial after one missing event:
-brand-format §10 item 10.)
+(exportNWB paired the k-th start with the k-th end, which shifts every later trial after one missing event;
+see ``docs/differences-from-exportnwb.md``.)
 """
 
 from __future__ import annotations

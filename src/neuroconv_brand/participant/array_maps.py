@@ -6,7 +6,8 @@ format is chosen by the content, not by the file's extension:
 * CSV (this package's own format, also written by :mod:`neuroconv_brand.testing`): a header
   ``electrode,x,y,z`` (or ``electrode,x,y``), then one row per electrode: its 0-based index within the array
   (the order of the array's channels in BRAND's streams) and its position on the array in micrometres.
-* Blackrock ``.cmp`` (what Blackrock ships with each Utah array, brand-format §6): lines starting with ``//``
+* Blackrock ``.cmp`` (the Central map file Blackrock ships with each Utah array, kept beside the participant
+  YAML on BRAND rigs): lines starting with ``//``
   are comments; the first other line is a free-text description (e.g. ``Cerebus mapping``); then one line per
   electrode, whitespace-separated ``col row bank elec label``: ``col``/``row`` the 0-based grid position,
   ``bank`` a letter ``A``..``H`` (32 channels each), ``elec`` 1..32 within the bank, ``label`` the name

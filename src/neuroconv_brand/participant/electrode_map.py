@@ -1,8 +1,8 @@
 """Which electrode rows the channels of a threshold-crossings (``SpikeTimes``) stream belong to.
 
 exportNWB used the channel index as the electrode row, which is wrong as soon as several crossing streams
-cover different channel ranges (``thresh_cross_1``/``thresh_cross_2``, one per array or NSP; brand-format §10
-item 12). The electrodes table holds every implant's electrodes in implant order (participant file), and a
+cover different channel ranges (``thresh_cross_1``/``thresh_cross_2``, one per array or NSP; see
+``docs/differences-from-exportnwb.md``). The electrodes table holds every implant's electrodes in implant order (participant file), and a
 stream's channel ``c`` is electrode row ``first + c``. ``first`` is decided by the first rule that applies:
 
 1. ``electrodes``: an explicit row per channel, given by the user.

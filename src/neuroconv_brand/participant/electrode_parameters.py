@@ -1,6 +1,6 @@
 """Per-electrode columns from BRAND's parameter streams and files (exportNWB's optional electrode columns).
 
-The graph's exportNWB parameters name where the values are (brand-format §7):
+The graph's exportNWB parameters name where the values are (the same parameters exportNWB reads):
 
 =====================================  ====================================  ==================================
 parameter                              field(s), float64 unless noted        columns
@@ -14,7 +14,7 @@ parameter                              field(s), float64 unless noted        col
 =====================================  ====================================  ==================================
 
 Each value comes from the **latest** entry of its stream (exportNWB meant to read it but, by a bug, always
-wrote ``'N/A'``: brand-format §10 item 5). A stream wins over its file; the file (a YAML with the same keys,
+wrote ``'N/A'``; see ``docs/differences-from-exportnwb.md``). A stream wins over its file; the file (a YAML with the same keys,
 as calcThreshNorm writes) is read when the stream is not configured or holds nothing. With a list of
 ``norm_stream`` names the first stream whose latest entry holds both ``means`` and ``stds`` is used.
 

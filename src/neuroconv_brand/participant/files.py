@@ -1,4 +1,4 @@
-"""Load and check BRAND's participant YAML, devices YAML and per-implant array maps (brand-format §6).
+"""Load and check BRAND's participant YAML, devices YAML and per-implant array maps (docs/mechanisms/participant.md).
 
 Participant file (``metadata`` + ``implants``; ``Metadata``/``Implants`` before 2022-07-19)::
 

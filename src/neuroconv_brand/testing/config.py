@@ -9,7 +9,7 @@ from typing import Literal
 from .errors import SessionConfigError
 
 Era = Literal["2022-07", "2022-core", "2023", "2024", "2025"]
-#: Supergraph eras, oldest first (see brand-format.md §3 and §5).
+#: Supergraph eras, oldest first (each described in :mod:`neuroconv_brand.graph.eras`).
 ERAS: tuple[str, ...] = ("2022-07", "2022-core", "2023", "2024", "2025")
 
 #: Hazard options that follow ``hazards`` when left at None.

@@ -1,4 +1,4 @@
-"""The supergraph model (``supergraph_stream`` ``data``) in each era's shape (brand-format.md §3, §5).
+"""The supergraph model (``supergraph_stream`` ``data``) in each era's shape (see :mod:`neuroconv_brand.graph.eras`).
 
 =========== ==================================================================================================
 era         shape

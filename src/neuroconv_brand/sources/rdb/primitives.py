@@ -21,7 +21,7 @@ from .checksum import crc64
 from .errors import RdbCorruptError, RdbParseError, RdbTruncatedError, RdbUnknownTypeError
 from .format import ENC_INT8, ENC_INT16, ENC_INT32, ENC_LZF, LEN_32BIT, LEN_64BIT, LZF_MAX_RATIO
 
-_LZF_LIMIT = (1 << 31) - 1  # python-lzf takes an unsigned int output size
+_LZF_LIMIT = (1 << 31) - 1  # the lzf module (python-neo-lzf) takes an unsigned int output size
 #: Integer-encoded strings: encoding -> bytes.
 _INT_WIDTH = {ENC_INT8: 1, ENC_INT16: 2, ENC_INT32: 4}
 
