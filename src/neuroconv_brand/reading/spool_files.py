@@ -121,6 +121,49 @@ class SpooledKey(SpooledArray):
         self.key = key
 
 
+class SpooledParts:
+    """Arrays of the same row shape in several files, read as one: rows of the first part, then the next.
+
+    What a stream read in id ranges by several processes leaves (one file per range, see
+    :func:`~neuroconv_brand.reading.forked_workers.forked_map`).
+
+    Parameters
+    ----------
+    parts : list of SpooledArray
+        The parts, in order.
+    """
+
+    def __init__(self, parts: list[SpooledArray]):
+        self.parts = list(parts)
+        self.starts = np.cumsum([0, *(part.rows for part in self.parts)])
+        self.rows = int(self.starts[-1])
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``[start, stop)`` as a new array, from whichever parts hold them."""
+        start, stop = max(start, 0), min(stop, self.rows)
+        if stop <= start:
+            return np.empty((0, *self.parts[0].row_shape), dtype=self.parts[0].dtype)
+        first, last = self._part_of(start), self._part_of(stop - 1)
+        pieces = []
+        for number in range(first, last + 1):
+            offset = int(self.starts[number])
+            pieces.append(self.parts[number].read_rows(max(start - offset, 0), stop - offset))
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+    def _part_of(self, row: int) -> int:
+        return int(np.searchsorted(self.starts, row, side="right")) - 1
+
+    def detach(self) -> None:
+        """Unlink every part's path (see :meth:`SpooledArray.detach`)."""
+        for part in self.parts:
+            part.detach()
+
+    def close(self) -> None:
+        """Close every part."""
+        for part in self.parts:
+            part.close()
+
+
 class SpooledTimeline:
     """A stream's timeline (entry ids, ``ts`` stamps, sync labels) in files, appended batch by batch.
 
