@@ -43,7 +43,7 @@ from ..graph.supergraph import Graph
 from ..interruption import check_interrupted
 from ..reading.decoding import OnBadEntry
 from ..reading.spool_files import SpooledParts
-from ..reading.stream_spool import read_workers
+from ..reading.stream_spool import read_workers as default_read_workers
 from ..sources.session import open_session_graph
 from ..timing.clocks import Clock
 from ..timing.session_start import session_start_ms
@@ -210,6 +210,10 @@ class BrandRecordingExtractor(BaseRecording):
         samples then show up as a gap).
     redis_server_path : str, optional
         For ``.rdb`` sources: read through this redis-server.
+    read_workers : int, optional
+        Processes that decode the stream's id ranges side by side at construction. Default
+        ``$NEUROCONV_BRAND_READ_WORKERS`` (``neuroconv-brand convert --read-workers``), else the usable CPUs (at
+        most 4); 1 reads in this process.
     all_annotations : bool
         Accepted for NeuroConv's extractor interface; every annotation is always loaded.
     """
@@ -237,6 +241,7 @@ class BrandRecordingExtractor(BaseRecording):
         derivative: str | None = None,
         on_bad_entry: OnBadEntry = "raise",
         redis_server_path: str | PathLike | None = None,
+        read_workers: int | None = None,
         all_annotations: bool = True,
     ):
         _check_choice("timing", timing, ("auto", "nsp", "entries"))
@@ -270,9 +275,10 @@ class BrandRecordingExtractor(BaseRecording):
             self._clock_step(rate, fs) if resolved == "nsp" else 1,
             gaps == "timestamps",
         )
-        self._index = index_stream(
-            self.session, self.graph, raw, fs, rate, self.session_start_ms, read_workers()
-        )
+        workers = default_read_workers() if read_workers is None else int(read_workers)
+        if workers < 1:
+            raise RecordingConfigurationError(f"read_workers must be at least 1, got {read_workers}.")
+        self._index = index_stream(self.session, self.graph, raw, fs, rate, self.session_start_ms, workers)
         if self._index.skipped:
             warnings.warn(
                 f"{where}: left out {self._index.skipped} entries whose payload did not match the declared shape "
@@ -319,6 +325,7 @@ class BrandRecordingExtractor(BaseRecording):
             derivative=derivative,
             on_bad_entry=on_bad_entry,
             redis_server_path=None if redis_server_path is None else str(redis_server_path),
+            read_workers=read_workers,
         )
 
     # --- public read-outs -------------------------------------------------------------------------------
