@@ -61,11 +61,19 @@ class SpooledArray:
             written += self._file.write(view[written:])
         self.rows += len(rows)
 
-    def read_rows(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``[start, stop)`` as a new array of shape ``(stop - start, *row_shape)``."""
+    def read_rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``[start, stop)`` as a new array of shape ``(stop - start, *row_shape)``, or into ``out``.
+
+        ``out`` (C-contiguous, of this dtype and at least ``stop - start`` rows) is filled from its first row.
+        """
         check_interrupted()
         stop = min(stop, self.rows)
-        out = np.empty((max(stop - start, 0), *self.row_shape), dtype=self.dtype)
+        rows = max(stop - start, 0)
+        if out is None:
+            out = np.empty((rows, *self.row_shape), dtype=self.dtype)
+        out = out[:rows]
+        if not rows:
+            return out
         view = memoryview(out).cast("B")
         done = 0
         while done < len(view):
@@ -144,11 +152,15 @@ class SpooledParts:
         if stop <= start:
             return np.empty((0, *self.parts[0].row_shape), dtype=self.parts[0].dtype)
         first, last = self._part_of(start), self._part_of(stop - 1)
-        pieces = []
-        for number in range(first, last + 1):
+        if first == last:
+            offset = int(self.starts[first])
+            return self.parts[first].read_rows(start - offset, stop - offset)
+        out = np.empty((stop - start, *self.parts[0].row_shape), dtype=self.parts[0].dtype)
+        for number in range(first, last + 1):  # each part's rows straight into their place
             offset = int(self.starts[number])
-            pieces.append(self.parts[number].read_rows(max(start - offset, 0), stop - offset))
-        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+            begin = max(start, offset)
+            self.parts[number].read_rows(begin - offset, stop - offset, out[begin - start :])
+        return out
 
     def _part_of(self, row: int) -> int:
         return int(np.searchsorted(self.starts, row, side="right")) - 1
