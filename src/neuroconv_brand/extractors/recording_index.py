@@ -145,15 +145,15 @@ class RawStream:
         if self.timestamps is not None:
             keys.append(self.timestamps.name)
             spec = replace(spec, keys={**spec.keys, self.timestamps.name: self.timestamps})
-        entries = self.timestamps is None
+        entries = self.timestamps is None  # the whole timeline, which the session's clock fits can share
         return StreamReader(
             source,
             spec,
             keys=keys,
             batch_size=choose_batch_size(self.key.entry_nbytes + 2048),
             on_bad_entry=self.on_bad_entry,
-            with_sync=entries and self.clock == "sync",
-            with_monotonic=entries and self.clock == "monotonic",
+            with_sync=entries,
+            with_monotonic=entries,
         )
 
 
@@ -410,6 +410,9 @@ def index_stream(
         )
         return StreamIndex(ids, runs, gaps, "nsp", samples, times, skipped)
     timeline = concatenate_batches(raw.spec.name, [result.timeline for result in passes])
+    if raw.on_bad_entry == "raise" or set(raw.spec.exported_keys) == {raw.key.name}:
+        # The same entries as the stream's own pass would keep: a clock fit on this stream need not read it again.
+        session_spool(session).keep_timeline(raw.spec, raw.on_bad_entry, timeline)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the fallback count is reported below, with the stream's name
         entry_times = session_entry_times(

@@ -150,6 +150,17 @@ class SessionSpool:
             spec, on_bad_entry, read_stream(self.session, spec, on_bad_entry, self._new_folder(spool))
         )
 
+    def keep_timeline(self, spec: StreamSpec, on_bad_entry: OnBadEntry, timeline: EntryBatch) -> None:
+        """Keep ``timeline`` (ids, sync labels, ``ts`` of every entry) as the stream's pass, unless it was read.
+
+        For a reader that decoded the stream's timeline along with its own data (the raw recording's index), so
+        that a clock fit on the same stream does not read it again.
+        """
+        if (spec.name, on_bad_entry) not in self.passes:
+            self.passes[(spec.name, on_bad_entry)] = StreamPass(
+                spec.name, {}, on_bad_entry, memory_timeline=timeline
+            )
+
     def read_ahead(
         self, requests: list[tuple[StreamSpec, OnBadEntry, bool]], workers: int | None = None
     ) -> None:
