@@ -78,7 +78,7 @@ class Run:
 
 
 @dataclass
-class StreamIndex:
+class RecordingIndex:
     """What the pass learned: entry ids, contiguous runs, discontinuities, and where the samples are.
 
     Attributes
@@ -372,7 +372,7 @@ def index_stream(
     tick_rate: float,
     start_ms: int,
     workers: int = 1,
-) -> StreamIndex:
+) -> RecordingIndex:
     """Read the raw stream once (``workers`` id ranges side by side) and index it.
 
     Parameters
@@ -408,7 +408,7 @@ def index_stream(
         runs, gaps, times = _runs_by_nsp_clock(
             clock, sampling_frequency, tick_rate, raw.step, start_ms, samp, raw.with_times
         )
-        return StreamIndex(ids, runs, gaps, "nsp", samples, times, skipped)
+        return RecordingIndex(ids, runs, gaps, "nsp", samples, times, skipped)
     timeline = concatenate_batches(raw.spec.name, [result.timeline for result in passes])
     if raw.on_bad_entry == "raise" or set(raw.spec.exported_keys) == {raw.key.name}:
         # The same entries as the stream's own pass would keep: a clock fit on this stream need not read it again.
@@ -427,4 +427,4 @@ def index_stream(
     runs, gaps, times = _runs_by_entry_clock(
         entry_times.seconds, timeline.ids, sampling_frequency, samp, raw.with_times
     )
-    return StreamIndex(timeline.ids, runs, gaps, "entries", samples, times, skipped)
+    return RecordingIndex(timeline.ids, runs, gaps, "entries", samples, times, skipped)
