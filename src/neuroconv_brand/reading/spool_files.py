@@ -55,6 +55,8 @@ class SpooledArray:
         """Append rows (any array whose size is a whole number of rows)."""
         check_interrupted()
         rows = np.ascontiguousarray(block, dtype=self.dtype).reshape(-1, *self.row_shape)
+        if not rows.size:
+            return
         view = memoryview(rows).cast("B")
         written = 0
         while written < len(view):
