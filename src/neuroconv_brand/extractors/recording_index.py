@@ -336,13 +336,10 @@ def _read_range(
     return _RangePass(samples, clock, timeline, reader.skipped_total)
 
 
-def _read_range_in_worker(session: BrandSession, job: tuple) -> _RangePass | None:
-    """In a forked worker: one id range (its spool file travels as its path), or None if it failed."""
+def _read_range_in_worker(session: BrandSession, job: tuple) -> _RangePass:
+    """In a forked worker: one id range (its spool file travels as its path)."""
     raw, start, end, folder = job
-    try:
-        result = _read_range(session, raw, start, end, folder)
-    except Exception:  # read again in the parent, which raises the error with its own type and message
-        return None
+    result = _read_range(session, raw, start, end, folder)
     result.samples.close()
     return result
 

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from ..interruption import check_interrupted
 from ..sources.session import BrandSession
 
 Job = TypeVar("Job")
@@ -41,11 +42,15 @@ def forked_map(
     """``function(session, job)`` for every job, in up to ``workers`` forked processes; the results in job order.
 
     Returns None, having run nothing, where fewer than two workers or jobs are asked for or forking is unsafe
-    (see :func:`can_fork`); the caller then does the work in this process. Jobs and results travel pickled.
+    (see :func:`can_fork`); the caller then does the work in this process. Jobs and results travel pickled. A
+    job that raises gives None: the caller does it again in this process, which raises the error with its own
+    type and message.
     """
     workers = min(workers, len(jobs))
     if workers < 2 or not can_fork():
         return None
+    # An interrupt this process dropped (see interruption) must stop it now: a forked worker would inherit it.
+    check_interrupted()
     global _WORK
     _WORK = (session, function)
     try:
@@ -67,4 +72,7 @@ def _stop_with_parent() -> None:
 def _run_job(numbered: tuple[int, Any]) -> tuple[int, Any]:
     number, job = numbered
     session, function = _WORK
-    return number, function(session, job)
+    try:
+        return number, function(session, job)
+    except BaseException:  # a worker that died would lose its job, and the pool would wait forever
+        return number, None

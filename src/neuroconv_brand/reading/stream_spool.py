@@ -250,14 +250,11 @@ def read_workers() -> int:
 
 
 def _read_in_worker(session: BrandSession, job: tuple) -> tuple | None:
-    """In a forked worker: read one stream; its pass (spool files travel as paths) and warnings, or None."""
+    """In a forked worker: read one stream; its pass (spool files travel as paths) and warnings."""
     spec, on_bad_entry, folder = job
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = read_stream(session, spec, on_bad_entry, folder)
-    except Exception:  # read again in the parent, which raises the error with its own type and message
-        return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = read_stream(session, spec, on_bad_entry, folder)
     for spooled in result.files():
         spooled.close()
     return result, [(str(warning.message), warning.category) for warning in caught]
