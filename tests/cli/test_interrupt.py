@@ -112,6 +112,20 @@ def test_interrupt_while_reading(raw_session, tmp_path, workers):
     assert_stopped_cleanly(outcome, output, spool)
 
 
+@pytest.mark.parametrize("workers", ["1", "2"], ids=["in-process", "forked-workers"])
+def test_interrupt_while_reading_the_raw_stream(raw_session, tmp_path, workers):
+    """Only the raw stream is converted: the signal lands in its one pass (its samples being spooled)."""
+    output, spool = tmp_path / "out", tmp_path / "spool"
+    output.mkdir()
+    args = ["convert", str(raw_session), "-o", str(output / "s.nwb"), "--stream", "nsp_neural"]
+    outcome = interrupt(
+        [*args, "--spool-dir", str(spool), "--read-workers", workers],
+        lambda: any(path.name == "samples.bin" for path in spool_files(spool)),
+        "raw samples being spooled",
+    )
+    assert_stopped_cleanly(outcome, output, spool)
+
+
 @pytest.mark.parametrize(
     ("backend", "signum"),
     [("hdf5", signal.SIGINT), ("zarr", signal.SIGINT), ("hdf5", signal.SIGTERM)],

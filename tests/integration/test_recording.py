@@ -12,12 +12,15 @@ map sample ``s`` of tick ``k`` to ``k / 1000 + s / 30000`` seconds on the sessio
 times are checked against.
 """
 
+import collections
+import contextlib
 import copy
 import json
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
+import lzf
 import numpy as np
 import pytest
 from neuroconv import ConverterPipe
@@ -37,8 +40,13 @@ from neuroconv_brand.extractors.recording_extractor import (
 from neuroconv_brand.extractors.sorting_extractor import BrandSortingExtractor
 from neuroconv_brand.interfaces.participant import BrandParticipantInterface
 from neuroconv_brand.interfaces.recording import BrandRecordingInterface, find_recording_streams
+from neuroconv_brand.sources.entry_ids import parse_entry_ids
+from neuroconv_brand.sources.rdb import primitives
+from neuroconv_brand.sources.rdb.source import RdbStreamSource
 from neuroconv_brand.sources.redis_server import EmbeddedRedisServer
+from neuroconv_brand.sources.session import BrandSession
 from neuroconv_brand.testing import BRAND_REDIS_CONFIG, SessionConfig, generate_session, save_session_rdb
+from neuroconv_brand.timing.session_start import session_start_ms
 
 FS = 30000.0
 SAMP = 30
@@ -297,12 +305,14 @@ def test_lazy_windows_across_entry_boundaries_and_channel_subsets(gem):
         got = recording.get_traces(segment_index=1, start_frame=start, end_frame=stop, channel_ids=channels)
         np.testing.assert_array_equal(got, traces[start:stop][:, channels])
         held.append((recording.get_traces(segment_index=1, start_frame=start, end_frame=stop), start, stop))
-    for view, start, stop in held:  # window buffers are recycled only once no view of them is alive
-        np.testing.assert_array_equal(view, traces[start:stop])
+    for got, start, stop in held:  # every read is its own array: later reads do not change earlier ones
+        np.testing.assert_array_equal(got, traces[start:stop])
     assert recording.get_traces(segment_index=1, start_frame=7, end_frame=7).shape == (0, 256)
-    view = recording.get_traces(segment_index=1, start_frame=0, end_frame=31)
-    with pytest.raises(ValueError, match="read-only"):
-        view[0, 0] = 1  # reads are views of a kept window: it must not be corrupted
+    got = recording.get_traces(segment_index=1, start_frame=0, end_frame=31)
+    got[0, 0] = ~got[0, 0]  # the caller may write into what it got: the recording is unchanged
+    np.testing.assert_array_equal(
+        recording.get_traces(segment_index=1, start_frame=0, end_frame=31), traces[:31]
+    )
 
 
 @ignore_gap_warning
@@ -720,3 +730,112 @@ def test_per_array_stream_units_are_numbered_by_the_node_channel_range(tmp_path)
     stream = truth.streams["thresh_cross_2"]
     spike_entries = truth.spike_entries("thresh_cross_2")
     np.testing.assert_array_equal(sorting.get_unit_spike_train(8), stream.entry_ticks[spike_entries[0]])
+
+
+# ------------------------------------------------------------------------- one pass, in parallel
+
+
+@pytest.fixture
+def open_source():
+    """``open_source(session, kind)``: the session's ``.rdb`` path, or a live redis-server loaded from it."""
+    with contextlib.ExitStack() as stack:
+
+        def open_(session: RawSession, kind: str) -> str:
+            if kind == "rdb":
+                return str(session.rdb_path)
+            return stack.enter_context(EmbeddedRedisServer(session.rdb_path)).socket_path
+
+        yield open_
+
+
+@ignore_gap_warning
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("kind", ["rdb", "live"])
+def test_read_in_id_ranges_side_by_side_gives_the_truth(gem, stavisky, open_source, kind, workers):
+    # Sample-major int16 with a gap and an NSP restart, as segments and as one time vector.
+    source = open_source(stavisky, kind)
+    runs = stavisky_runs(stavisky)
+    recording = BrandRecordingExtractor(source, "continuousNeural", read_workers=workers)
+    assert len(recording._index.samples.parts) == workers  # one spool file per id range
+    check_recordings_equal(recording, truth_recording(runs), return_in_uV=False)
+    assert_times(recording, runs)
+    assert [gap.kind for gap in recording.gaps] == ["gap", "reset"]
+    one = BrandRecordingExtractor(source, "continuousNeural", gaps="timestamps", read_workers=workers)
+    np.testing.assert_allclose(one.get_times(0), np.concatenate([t for *_, t in runs]), rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(one.get_traces(), np.concatenate([s for _, s, _ in runs]))
+    # Channel-major int16 with its NSP clock, and float32 timed by its entries (sync labels).
+    source = open_source(gem, kind)
+    gem_runs = truth_runs(gem.truth.streams["nsp_neural"])
+    nsp = BrandRecordingExtractor(source, "nsp_neural", read_workers=workers)
+    check_recordings_equal(nsp, truth_recording(gem_runs), return_in_uV=False)
+    assert_times(nsp, gem_runs)
+    reref = BrandRecordingExtractor(source, "reref_neural", sampling_frequency=FS, read_workers=workers)
+    expected = [
+        (entries, gem.extra["reref"][entries].reshape(-1, 256), times) for entries, _, times in gem_runs
+    ]
+    check_recordings_equal(reref, truth_recording(expected), return_in_uV=False)
+    assert_times(reref, expected)
+    # Frame ranges that cross the boundary between two id ranges' files, with a channel subset.
+    _, traces, _ = gem_runs[1]
+    boundary = int(nsp._index.samples.starts[-2]) - gem_runs[1][0].start * SAMP
+    assert workers == 1 or 0 < boundary < len(traces)  # the second file starts inside segment 1
+    boundary = min(max(boundary, 45), len(traces) - 45)
+    for start, stop in ((0, len(traces)), (boundary - 45, boundary + 45), (boundary, boundary + 1)):
+        got = nsp.get_traces(segment_index=1, start_frame=start, end_frame=stop, channel_ids=[3, 200, 7])
+        np.testing.assert_array_equal(got, traces[start:stop][:, [3, 200, 7]])
+
+
+@ignore_gap_warning
+@pytest.mark.filterwarnings("ignore:.*lack the sync clock's field")
+@pytest.mark.parametrize("timing", ["nsp", "entries"])
+def test_each_node_is_decompressed_once(stavisky, monkeypatch, timing):
+    """The index and the samples come from one decode of each LZF-compressed node; get_traces decodes nothing.
+
+    With the entry clock the session's clock fit shares the pass's timeline instead of reading the stream again.
+    """
+    session = BrandSession.open(
+        stavisky.rdb_path
+    )  # the graph and the session's start are read before counting
+    session_start_ms(session, session.graph())
+    decoded = collections.Counter()
+
+    class CountingLzf:
+        @staticmethod
+        def decompress(data, size):
+            decoded[bytes(data)] += 1
+            return lzf.decompress(data, size)
+
+    monkeypatch.setattr(primitives, "lzf", CountingLzf)
+    recording = BrandRecordingExtractor(stavisky.rdb_path, "continuousNeural", timing=timing, read_workers=1)
+    assert recording.timing == timing
+    entries = len(recording.entry_ids)  # each raw entry is larger than a stream node: one node per entry
+    assert len(decoded) >= entries
+    # Besides the pass, only the peeks at the first and last entry (stream length, clock field) decode a node.
+    assert len([count for count in decoded.values() if count > 1]) <= 2
+    decoded.clear()
+    for segment in range(recording.get_num_segments()):
+        recording.get_traces(segment_index=segment)
+    assert sum(decoded.values()) == 0
+    session.close()
+
+
+def test_rdb_split_points_fall_on_node_boundaries(stavisky):
+    source = RdbStreamSource(stavisky.rdb_path)
+    total = source.stream_stats("continuousNeural").length
+    points = source.split_points("continuousNeural", 3)
+    assert len(points) == 2
+    ranges = list(zip([None, *points], [*(point.predecessor() for point in points), None]))
+    ids = [
+        batch.ids if hasattr(batch, "ids") else parse_entry_ids([entry[0] for entry in batch])
+        for start, end in ranges
+        for batch in source.iter_entry_batches("continuousNeural", start, end)
+    ]
+    joined = np.concatenate(ids)
+    assert len(joined) == total  # every entry in exactly one range, in order
+    assert (np.diff(joined[:, 0].astype(np.int64)) >= 0).all()
+    source.close()
+
+
+def test_bad_read_workers(gem):
+    with pytest.raises(RecordingConfigurationError, match=r"read_workers must be at least 1, got 0"):
+        BrandRecordingExtractor(gem.rdb_path, "nsp_neural", read_workers=0)

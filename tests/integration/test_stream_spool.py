@@ -14,6 +14,7 @@ from pynwb import NWBHDF5IO, read_nwb
 
 from neuroconv_brand import BrandConverter
 from neuroconv_brand.errors import StreamDecodeError
+from neuroconv_brand.reading.spool_files import SpooledArray, SpooledParts
 from neuroconv_brand.reading.stream_spool import (
     READ_WORKERS_VARIABLE,
     SPOOL_DIR_VARIABLE,
@@ -216,3 +217,20 @@ def test_a_spooled_column_that_does_not_fit_is_a_clear_error(clean_session, tmp_
     assert "stream 'thresh_cross' spike times: no space left for its 1 MB" in result.stdout
     assert SPOOL_DIR_VARIABLE in result.stdout and "--spool-dir" in result.stdout
     assert not [path for path in (tmp_path / "spool").rglob("*") if path.is_file()]
+
+
+def test_spooled_parts_read_as_one_array(tmp_path):
+    """Rows spooled in several files (one per id range of a stream) read back as one, across file boundaries."""
+    rows = np.arange(70 * 3, dtype=np.int16).reshape(70, 3)
+    sizes = [20, 0, 45, 5]  # an id range may hold no entry
+    parts, first = [], 0
+    for number, size in enumerate(sizes):
+        part = SpooledArray(tmp_path / f"part{number}.bin", np.int16, (3,))
+        part.append(rows[first : first + size])
+        parts.append(part)
+        first += size
+    joined = SpooledParts(parts)
+    assert joined.rows == 70
+    for start, stop in [(0, 70), (19, 21), (20, 65), (64, 70), (3, 4), (60, 200), (30, 30), (50, 40)]:
+        np.testing.assert_array_equal(joined.read_rows(start, stop), rows[start:stop])
+    joined.close()

@@ -19,6 +19,12 @@ def test_successor_is_the_next_possible_id():
     assert EntryId(5, 2**64 - 1).successor() == EntryId(6, 0)
 
 
+def test_predecessor_is_the_previous_possible_id():
+    assert EntryId(5, 2).predecessor() == EntryId(5, 1)
+    assert EntryId(6, 0).predecessor() == EntryId(5, 2**64 - 1)
+    assert EntryId(6, 0).predecessor().successor() == EntryId(6, 0)
+
+
 def test_parse_rejects_garbage_with_a_clear_message():
     with pytest.raises(ValueError, match="not a Redis stream entry id"):
         EntryId.parse("abc-1")

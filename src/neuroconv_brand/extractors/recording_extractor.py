@@ -2,9 +2,10 @@
 
 :class:`BrandRecordingExtractor` is a :class:`spikeinterface.core.BaseRecording` over one key of one stream
 (``nsp_neural.samples``, ``continuousNeural.samples``, a filtered or re-referenced stream). Construction reads
-the stream once to index it: the entry ids (for random access) and the sample clock (for gaps), never the
-samples themselves into memory. :meth:`BrandRecordingSegment.get_traces` then reads only the entries that
-cover the requested frames.
+the stream once (:mod:`.recording_index`): each entry's samples and clock are decoded together, the samples
+spooled to a temporary file and the clock kept for the index (entry ids, contiguous runs, gaps), so nothing of
+the samples stays in memory. :meth:`BrandRecordingSegment.get_traces` then reads the requested frames back from
+the spool file, whatever the range, and never decodes the stream again.
 
 Times
     With ``timing="nsp"`` every sample is stamped by the stream's own NSP clock (the per-sample
@@ -25,11 +26,8 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
-from itertools import pairwise
+from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Literal
@@ -38,24 +36,20 @@ import numpy as np
 from spikeinterface.core import BaseRecording, BaseRecordingSegment
 from spikeinterface.core.core_tools import define_function_from_class
 
-from ..errors import ConfigurationError, GraphError, SourceError, StreamDecodeError
+from ..errors import ConfigurationError, GraphError, StreamDecodeError
 from ..graph.acquisition import is_acquisition_stream
 from ..graph.stream_specs import KeySpec, StreamSpec
 from ..graph.supergraph import Graph
 from ..interruption import check_interrupted
-from ..reading.decoding import (
-    OnBadEntry,
-    bad_payload_error,
-    check_entry_encoding,
-    decode_numeric,
-    find_bad_payloads,
-)
-from ..reading.stream_reader import StreamReader, choose_batch_size, field_column
-from ..sources.entry_ids import EntryId, parse_entry_ids
+from ..reading.decoding import OnBadEntry
+from ..reading.spool_files import SpooledParts
+from ..reading.stream_spool import read_workers as default_read_workers
 from ..sources.session import open_session_graph
-from ..timing.clocks import Clock, redis_seconds
-from ..timing.session_clocks import session_entry_times
+from ..timing.clocks import Clock
 from ..timing.session_start import session_start_ms
+from .recording_index import RawStream, RecordingGap, index_stream
+
+__all__ = ["BrandRecordingExtractor", "BrandRecordingSegment", "RecordingGap", "read_brand"]
 
 Timing = Literal["auto", "nsp", "entries"]
 GapMode = Literal["segments", "timestamps"]
@@ -69,58 +63,6 @@ _NODE_RATE_PARAMETERS = ("samp_freq", "sampling_frequency", "sample_rate", "fs")
 
 class RecordingConfigurationError(ConfigurationError):
     """An option of a recording (channel map, sampling frequency, clock rate, electrodes) does not fit the data."""
-
-
-@dataclass(frozen=True)
-class RecordingGap:
-    """A discontinuity of the sample clock between two segments (or inside the time vector).
-
-    Attributes
-    ----------
-    kind : {"gap", "reset"}
-        ``"gap"``: samples are missing (dropped packets; the clock jumps forward). ``"reset"``: the clock went
-        backwards or repeated a value (an NSP restart); the samples after it are on a new clock epoch.
-    sample_index : int
-        Index, over all samples of the stream, of the first sample after the discontinuity.
-    segment_index : int
-        The segment that starts at ``sample_index`` (with ``gaps="timestamps"``: always 0).
-    missing_samples : int or None
-        Samples lost in a ``"gap"`` (from the clock); None for a reset.
-    previous_end_s : float
-        Session time of the last sample before the discontinuity.
-    next_start_s : float
-        Session time of the first sample after it.
-    entry_id : str
-        Redis id of the entry holding the first sample after the discontinuity.
-    """
-
-    kind: Literal["gap", "reset"]
-    sample_index: int
-    segment_index: int
-    missing_samples: int | None
-    previous_end_s: float
-    next_start_s: float
-    entry_id: str
-
-
-@dataclass(frozen=True)
-class _Run:
-    """A contiguous run of samples: global sample range and the session time of its first sample."""
-
-    first_sample: int
-    num_samples: int
-    t_start: float
-
-
-@dataclass
-class _StreamIndex:
-    """What the indexing pass learned: entry ids, contiguous runs, discontinuities, per-sample times if asked."""
-
-    ids: np.ndarray
-    runs: list[_Run]
-    gaps: list[RecordingGap]
-    timing: Literal["nsp", "entries"]
-    skipped: int = 0
 
 
 # ------------------------------------------------------------------------------------------- option helpers
@@ -268,6 +210,10 @@ class BrandRecordingExtractor(BaseRecording):
         samples then show up as a gap).
     redis_server_path : str, optional
         For ``.rdb`` sources: read through this redis-server.
+    read_workers : int, optional
+        Processes that decode the stream's id ranges side by side at construction. Default
+        ``$NEUROCONV_BRAND_READ_WORKERS`` (``neuroconv-brand convert --read-workers``), else the usable CPUs (at
+        most 4); 1 reads in this process.
     all_annotations : bool
         Accepted for NeuroConv's extractor interface; every annotation is always loaded.
     """
@@ -295,6 +241,7 @@ class BrandRecordingExtractor(BaseRecording):
         derivative: str | None = None,
         on_bad_entry: OnBadEntry = "raise",
         redis_server_path: str | PathLike | None = None,
+        read_workers: int | None = None,
         all_annotations: bool = True,
     ):
         _check_choice("timing", timing, ("auto", "nsp", "entries"))
@@ -318,26 +265,35 @@ class BrandRecordingExtractor(BaseRecording):
         self.session_start_ms = session_start_ms(self.session, self.graph)
         resolved = self._resolve_timing(timing, timestamps_key)
         rate = float(timestamps_rate) if timestamps_rate else fs
-        if resolved == "nsp":
-            self._ts_key = self._timestamps_keyspec(timestamps_key, where)
-            self._index, times = _index_by_nsp_clock(self, rate, gaps == "timestamps")
-        else:
-            self._ts_key = None
-            self._index, times = _index_by_entry_clock(self, gaps == "timestamps")
+        self._ts_key = self._timestamps_keyspec(timestamps_key, where) if resolved == "nsp" else None
+        raw = RawStream(
+            self.spec,
+            self.key,
+            self._ts_key,
+            on_bad_entry,
+            clock,
+            self._clock_step(rate, fs) if resolved == "nsp" else 1,
+            gaps == "timestamps",
+        )
+        workers = default_read_workers() if read_workers is None else int(read_workers)
+        if workers < 1:
+            raise RecordingConfigurationError(f"read_workers must be at least 1, got {read_workers}.")
+        self._index = index_stream(self.session, self.graph, raw, fs, rate, self.session_start_ms, workers)
         if self._index.skipped:
             warnings.warn(
                 f"{where}: left out {self._index.skipped} entries whose payload did not match the declared shape "
                 "(on_bad_entry='skip'); their samples are reported as gaps.",
                 stacklevel=2,
             )
-        self._reader = _WindowReader(self)
+        samples = self._index.samples
         if gaps == "timestamps" and len(self._index.runs) > 1:
-            total = sum(run.num_samples for run in self._index.runs)
-            self.add_recording_segment(BrandRecordingSegment(self._reader, 0, total, fs, None, times))
+            self.add_recording_segment(
+                BrandRecordingSegment(samples, 0, samples.rows, fs, None, self._index.times)
+            )
         else:
             for run in self._index.runs:
                 self.add_recording_segment(
-                    BrandRecordingSegment(self._reader, run.first_sample, run.num_samples, fs, run.t_start)
+                    BrandRecordingSegment(samples, run.first_sample, run.num_samples, fs, run.t_start)
                 )
         self._report_gaps(where)
 
@@ -369,6 +325,7 @@ class BrandRecordingExtractor(BaseRecording):
             derivative=derivative,
             on_bad_entry=on_bad_entry,
             redis_server_path=None if redis_server_path is None else str(redis_server_path),
+            read_workers=read_workers,
         )
 
     # --- public read-outs -------------------------------------------------------------------------------
@@ -484,6 +441,18 @@ class BrandRecordingExtractor(BaseRecording):
             "if this field is not the NSP sample clock."
         )
 
+    def _clock_step(self, tick_rate: float, fs: float) -> int:
+        """NSP ticks from one sample to the next (the clock rate must be a whole multiple of the sampling rate)."""
+        step_float = tick_rate / fs
+        step = round(step_float)
+        if step < 1 or abs(step_float - step) > 1e-9 * step_float:
+            raise RecordingConfigurationError(
+                f"stream '{self.spec.name}': the clock rate {tick_rate} Hz is not a whole multiple of the sampling "
+                f"frequency {fs} Hz; pass timestamps_rate= (ticks per second of '{self.timestamps_key}') or use "
+                "timing='entries'."
+            )
+        return step
+
     def _report_gaps(self, where: str) -> None:
         gaps = self._index.gaps
         if not gaps:
@@ -514,8 +483,8 @@ class BrandRecordingSegment(BaseRecordingSegment):
 
     Parameters
     ----------
-    reader : _WindowReader
-        Reads sample windows from the stream.
+    samples : SpooledParts
+        The stream's samples, ``(all samples, chan)``, spooled by the indexing pass.
     first_sample : int
         Index of the segment's first sample over all samples of the stream.
     num_samples : int
@@ -530,7 +499,7 @@ class BrandRecordingSegment(BaseRecordingSegment):
 
     def __init__(
         self,
-        reader: _WindowReader,
+        samples: SpooledParts,
         first_sample: int,
         num_samples: int,
         sampling_frequency: float,
@@ -541,7 +510,7 @@ class BrandRecordingSegment(BaseRecordingSegment):
             BaseRecordingSegment.__init__(self, time_vector=time_vector)
         else:
             BaseRecordingSegment.__init__(self, sampling_frequency=sampling_frequency, t_start=t_start)
-        self._reader = reader
+        self._samples = samples
         self._first_sample = first_sample
         self._num_samples = num_samples
 
@@ -555,286 +524,14 @@ class BrandRecordingSegment(BaseRecordingSegment):
         end_frame: int | None = None,
         channel_indices: list | np.ndarray | tuple | slice | None = None,
     ) -> np.ndarray:
-        """Samples ``[start_frame, end_frame)`` of this segment, ``(time, channels)``, read lazily."""
+        """Samples ``[start_frame, end_frame)`` of this segment, ``(time, channels)``, read from the spool."""
         check_interrupted()
         start = 0 if start_frame is None else int(start_frame)
         stop = self._num_samples if end_frame is None else min(int(end_frame), self._num_samples)
-        traces = self._reader.read(self._first_sample + start, self._first_sample + max(stop, start))
+        traces = self._samples.read_rows(self._first_sample + start, self._first_sample + max(stop, start))
         if channel_indices is None:
             return traces
         return traces[:, channel_indices]
-
-
-class _WindowReader:
-    """Reads the samples ``[first, stop)`` (over all samples of the stream) from the entries that hold them.
-
-    The last window read is kept, so a writer whose buffers split the channels (each entry holds all channels)
-    reads every entry once, not once per channel block. Window arrays are recycled once nobody holds a view of
-    them any more: first-touch page faults of a fresh array cost more than the copy that fills it.
-    """
-
-    def __init__(self, extractor: BrandRecordingExtractor):
-        self.key = extractor.key
-        self.ids = extractor.entry_ids
-        self.dtype = extractor.get_dtype()
-        keys = [extractor.key.name]
-        spec = extractor.spec
-        if extractor.on_bad_entry == "skip" and extractor._ts_key is not None:
-            # Skip the same entries as the indexing pass, which also dropped bad clock payloads.
-            keys.append(extractor._ts_key.name)
-            spec = replace(spec, keys={**spec.keys, extractor._ts_key.name: extractor._ts_key})
-        self.reader = StreamReader(
-            extractor.session.source,
-            spec,
-            keys=keys,
-            on_bad_entry=extractor.on_bad_entry,
-            with_sync=False,
-            with_monotonic=False,
-        )
-        self._window: tuple[int, int, np.ndarray] | None = None
-        self._pool: list[np.ndarray] = []
-
-    def read(self, first: int, stop: int) -> np.ndarray:
-        samp = self.key.samp
-        if stop <= first:
-            return np.empty((0, self.key.chan), dtype=self.dtype)
-        first_entry, stop_entry = first // samp, -(-stop // samp)
-        window = self._window
-        if window is None or not (window[0] <= first_entry and stop_entry <= window[1]):
-            self._window = None  # release the previous window before reading the next one
-            window = (first_entry, stop_entry, self._read_entries(first_entry, stop_entry))
-            self._window = window
-        offset = window[0] * samp
-        return window[2][first - offset : stop - offset]
-
-    def _read_entries(self, first_entry: int, stop_entry: int) -> np.ndarray:
-        samp = self.key.samp
-        out = self._buffer((stop_entry - first_entry) * samp)
-        start_id = EntryId(*map(int, self.ids[first_entry]))
-        end_id = EntryId(*map(int, self.ids[stop_entry - 1]))
-        filled = 0
-        for batch in self.reader.iter_batches(start_id, end_id):
-            block = batch.data[self.key.name]
-            rows = block.shape[0] * samp
-            if filled + rows > len(out):
-                filled += rows
-                break
-            # Writing through a (entries, samp, chan) view transposes channel-major payloads in this one copy.
-            out[filled : filled + rows].reshape(block.shape)[...] = block
-            filled += rows
-        if filled != len(out):
-            raise SourceError(
-                f"stream '{self.reader.spec.name}' changed while reading: expected {len(out) // samp} entries from "
-                f"{start_id} to {end_id}, read {filled // samp}. Convert from a stopped session or a .rdb file."
-            )
-        out.flags.writeable = False  # callers get views of the kept window
-        return out
-
-    def _buffer(self, rows: int) -> np.ndarray:
-        for array in self._pool:
-            # Referenced only by the pool, this loop and getrefcount: no window or caller's view uses it.
-            if len(array) >= rows and sys.getrefcount(array) <= 3:
-                return array[:rows]
-        array = np.empty((rows, self.key.chan), dtype=self.dtype)
-        self._pool = [*self._pool, array][-2:]  # a writer holds the previous window while reading the next
-        return array[:rows]  # a view: the window is made read-only, the pooled array stays writable
-
-
-# ------------------------------------------------------------------------------------------ indexing pass
-
-
-def _index_batch_size(extractor: BrandRecordingExtractor) -> int:
-    # XRANGE returns whole entries, so size batches by everything an entry carries, not by the keys decoded.
-    return choose_batch_size(extractor.key.entry_nbytes + 2048)
-
-
-def _iter_clock_batches(
-    extractor: BrandRecordingExtractor, ts_key: KeySpec
-) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
-    """Yield ``(ids, ticks (n, samp) int64, skipped)`` per batch, checking every entry's payload lengths."""
-    stream = extractor.spec.name
-    checked = (extractor.key, ts_key)
-    for entries in extractor.session.source.iter_batches(stream, batch_size=_index_batch_size(extractor)):
-        check_entry_encoding(stream, entries[0][0], entries[0][1])
-        fields = [entry[1] for entry in entries]
-        raw_ids = [entry[0] for entry in entries]
-        keep = np.ones(len(entries), dtype=bool)
-        columns = {}
-        for key in checked:
-            columns[key.name] = field_column(fields, key.name.encode())
-            bad = find_bad_payloads(columns[key.name], key)
-            if bad.any():
-                if extractor.on_bad_entry == "raise":
-                    index = int(np.argmax(bad))
-                    raise bad_payload_error(stream, key, raw_ids[index], columns[key.name][index])
-                keep &= ~bad
-        payloads = columns[ts_key.name]
-        if not keep.all():
-            raw_ids = [r for r, k in zip(raw_ids, keep) if k]
-            payloads = [p for p, k in zip(payloads, keep) if k]
-        if not raw_ids:
-            yield np.zeros((0, 2), np.uint64), np.zeros((0, extractor.key.samp), np.int64), int((~keep).sum())
-            continue
-        ticks = decode_numeric(payloads, ts_key).reshape(len(payloads), ts_key.samp).astype(np.int64)
-        if ts_key.samp != extractor.key.samp:  # one tick per entry stamps its first sample
-            ticks = ticks[:, :1] + np.arange(extractor.key.samp, dtype=np.int64)[None, :]
-        yield parse_entry_ids(raw_ids), ticks, int((~keep).sum())
-
-
-def _index_by_nsp_clock(
-    extractor: BrandRecordingExtractor, tick_rate: float, with_times: bool
-) -> tuple[_StreamIndex, np.ndarray | None]:
-    """Index the stream by its NSP clock: a new run wherever consecutive samples are not one step apart."""
-    fs = extractor.get_sampling_frequency()
-    step_float = tick_rate / fs
-    step = round(step_float)
-    if step < 1 or abs(step_float - step) > 1e-9 * step_float:
-        raise RecordingConfigurationError(
-            f"stream '{extractor.spec.name}': the clock rate {tick_rate} Hz is not a whole multiple of the sampling "
-            f"frequency {fs} Hz; pass timestamps_rate= (ticks per second of '{extractor.timestamps_key}') or use "
-            "timing='entries'."
-        )
-    samp = extractor.key.samp
-    ids_parts, first_ticks_parts, ticks_parts = [], [], []
-    break_positions, break_before, break_after = [], [], []
-    previous: int | None = None
-    total = skipped = 0
-    first_tick = None
-    for ids, ticks, dropped in _iter_clock_batches(extractor, extractor._ts_key):
-        skipped += dropped
-        if not len(ids):
-            continue
-        flat = ticks.reshape(-1)
-        if first_tick is None:
-            first_tick = int(flat[0])
-        diffs = np.diff(flat, prepend=flat[0] - step if previous is None else previous)
-        where = np.flatnonzero(diffs != step)
-        if len(where):
-            before = np.where(
-                where > 0, flat[np.maximum(where - 1, 0)], previous if previous is not None else 0
-            )
-            break_positions.append(where + total)
-            break_before.append(before)
-            break_after.append(flat[where])
-        ids_parts.append(ids)
-        first_ticks_parts.append(ticks[:, 0].copy())
-        if with_times:
-            ticks_parts.append(flat.copy())
-        previous = int(flat[-1])
-        total += len(flat)
-    if total == 0:
-        raise GraphError(f"stream '{extractor.spec.name}' has no entries to read.")
-    ids = np.concatenate(ids_parts)
-    first_ticks = np.concatenate(first_ticks_parts)
-    positions = np.concatenate(break_positions) if break_positions else np.zeros(0, np.int64)
-    before = np.concatenate(break_before) if break_before else np.zeros(0, np.int64)
-    after = np.concatenate(break_after) if break_after else np.zeros(0, np.int64)
-    is_reset = after - before <= 0
-
-    # One offset to the session clock per clock epoch (a reset starts a new epoch).
-    reset_positions = positions[is_reset]
-    entry_epoch = np.searchsorted(reset_positions, np.arange(len(ids)) * samp, side="right")
-    redis_s = redis_seconds(ids, extractor.session_start_ms)
-    residual = redis_s - first_ticks / tick_rate
-    offsets = np.array(
-        [float(np.median(residual[entry_epoch == epoch])) for epoch in range(len(reset_positions) + 1)]
-    )
-
-    starts = np.concatenate([[0], positions]).astype(np.int64)
-    stops = np.concatenate([positions, [total]]).astype(np.int64)
-    start_ticks = np.concatenate([[first_tick], after]).astype(np.int64)
-    start_epochs = np.searchsorted(reset_positions, starts, side="right")
-    t_starts = start_ticks / tick_rate + offsets[start_epochs]
-    runs = [_Run(int(a), int(b - a), float(t)) for a, b, t in zip(starts, stops, t_starts)]
-
-    gaps = []
-    for number, position in enumerate(positions.tolist()):
-        previous_run, next_run = runs[number], runs[number + 1]
-        jump = int(after[number] - before[number])
-        gaps.append(
-            RecordingGap(
-                kind="reset" if is_reset[number] else "gap",
-                sample_index=int(position),
-                segment_index=0 if with_times else number + 1,
-                missing_samples=None if is_reset[number] else round(jump / step) - 1,
-                previous_end_s=previous_run.t_start + (previous_run.num_samples - 1) / fs,
-                next_start_s=next_run.t_start,
-                entry_id=str(EntryId(*map(int, ids[position // samp]))),
-            )
-        )
-    times = None
-    if with_times and len(runs) > 1:
-        ticks = np.concatenate(ticks_parts)
-        sample_epoch = np.repeat(start_epochs, stops - starts)
-        times = ticks / tick_rate + offsets[sample_epoch]
-    return _StreamIndex(ids, runs, gaps, "nsp", skipped), times
-
-
-def _index_by_entry_clock(
-    extractor: BrandRecordingExtractor, with_times: bool
-) -> tuple[_StreamIndex, np.ndarray | None]:
-    """Index the stream by its entry times: a new run where entries are not one entry period apart (+-50 %)."""
-    spec = extractor.spec
-    keys = [extractor.key.name] if extractor.on_bad_entry == "skip" else []
-    timeline = StreamReader(
-        extractor.session.source,
-        spec,
-        keys=keys,
-        batch_size=_index_batch_size(extractor),
-        on_bad_entry=extractor.on_bad_entry,
-        with_sync=extractor.clock == "sync",
-        with_monotonic=extractor.clock == "monotonic",
-    ).read()
-    if not len(timeline):
-        raise GraphError(f"stream '{spec.name}' has no entries to read.")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the fallback count is reported below, with the stream's name
-        entry_times = session_entry_times(
-            extractor.session,
-            extractor.graph,
-            spec,
-            timeline,
-            extractor.clock,
-            extractor.session_start_ms,
-            extractor.on_bad_entry,
-        )
-    if entry_times.fallback_entries:
-        warnings.warn(
-            f"stream '{spec.name}': {entry_times.fallback_entries} entries lack the {extractor.clock} clock's field; "
-            "they are stamped with their Redis entry-id time.",
-            stacklevel=4,
-        )
-    fs = extractor.get_sampling_frequency()
-    samp = extractor.key.samp
-    period = samp / fs
-    seconds = entry_times.seconds
-    diffs = np.diff(seconds)
-    breaks = np.flatnonzero(np.abs(diffs - period) > 0.5 * period) + 1
-    bounds = np.concatenate([[0], breaks, [len(seconds)]])
-    runs = []
-    for first, stop in pairwise(bounds):
-        local = seconds[first:stop] - np.arange(stop - first) * period
-        runs.append(_Run(int(first * samp), int((stop - first) * samp), float(np.median(local))))
-    gaps = []
-    for number, entry in enumerate(breaks.tolist()):
-        previous_run, next_run = runs[number], runs[number + 1]
-        jump = diffs[entry - 1]
-        gaps.append(
-            RecordingGap(
-                kind="gap" if jump > period else "reset",
-                sample_index=entry * samp,
-                segment_index=0 if with_times else number + 1,
-                missing_samples=round((jump - period) * fs) if jump > period else None,
-                previous_end_s=previous_run.t_start + (previous_run.num_samples - 1) / fs,
-                next_start_s=next_run.t_start,
-                entry_id=str(EntryId(*map(int, timeline.ids[entry]))),
-            )
-        )
-    times = None
-    if with_times and len(runs) > 1:
-        times = np.concatenate([run.t_start + np.arange(run.num_samples) / fs for run in runs])
-    # StreamReader already warned about entries it left out.
-    return _StreamIndex(timeline.ids, runs, gaps, "entries"), times
 
 
 #: SpikeInterface's reader-function spelling of :class:`BrandRecordingExtractor` (as ``read_spikeglx`` and friends):

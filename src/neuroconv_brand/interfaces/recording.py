@@ -142,6 +142,9 @@ class BrandRecordingInterface(JsonZarrReferencesMixin, BaseRecordingExtractorInt
         Entries whose payload does not match the declared shape: raise, or leave them out (a gap) with a warning.
     redis_server_path : str, optional
         For ``.rdb`` sources: read through this redis-server.
+    read_workers : int, optional
+        Processes that read the stream side by side (default ``$NEUROCONV_BRAND_READ_WORKERS``, else the usable
+        CPUs, at most 4).
     verbose : bool
         Print progress.
     metadata_key : str, optional
@@ -177,6 +180,7 @@ class BrandRecordingInterface(JsonZarrReferencesMixin, BaseRecordingExtractorInt
         derivative: str | None = None,
         on_bad_entry: Literal["raise", "skip"] = "raise",
         redis_server_path: str | Path | None = None,
+        read_workers: int | None = None,
         verbose: bool = False,
         metadata_key: str | None = None,
     ):
@@ -199,6 +203,7 @@ class BrandRecordingInterface(JsonZarrReferencesMixin, BaseRecordingExtractorInt
             derivative=derivative,
             on_bad_entry=on_bad_entry,
             redis_server_path=redis_server_path,
+            read_workers=read_workers,
         )
         self.brand_recording: BrandRecordingExtractor = self.recording_extractor
 

@@ -55,17 +55,27 @@ class SpooledArray:
         """Append rows (any array whose size is a whole number of rows)."""
         check_interrupted()
         rows = np.ascontiguousarray(block, dtype=self.dtype).reshape(-1, *self.row_shape)
+        if not rows.size:
+            return
         view = memoryview(rows).cast("B")
         written = 0
         while written < len(view):
             written += self._file.write(view[written:])
         self.rows += len(rows)
 
-    def read_rows(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``[start, stop)`` as a new array of shape ``(stop - start, *row_shape)``."""
+    def read_rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``[start, stop)`` as a new array of shape ``(stop - start, *row_shape)``, or into ``out``.
+
+        ``out`` (C-contiguous, of this dtype and at least ``stop - start`` rows) is filled from its first row.
+        """
         check_interrupted()
         stop = min(stop, self.rows)
-        out = np.empty((max(stop - start, 0), *self.row_shape), dtype=self.dtype)
+        rows = max(stop - start, 0)
+        if out is None:
+            out = np.empty((rows, *self.row_shape), dtype=self.dtype)
+        out = out[:rows]
+        if not rows:
+            return out
         view = memoryview(out).cast("B")
         done = 0
         while done < len(view):
@@ -119,6 +129,53 @@ class SpooledKey(SpooledArray):
     def __init__(self, path: Path, key: KeySpec, rows: int | None = None):
         super().__init__(path, key.numpy_dtype, (key.chan,), rows)
         self.key = key
+
+
+class SpooledParts:
+    """Arrays of the same row shape in several files, read as one: rows of the first part, then the next.
+
+    What a stream read in id ranges by several processes leaves (one file per range, see
+    :func:`~neuroconv_brand.reading.forked_workers.forked_map`).
+
+    Parameters
+    ----------
+    parts : list of SpooledArray
+        The parts, in order.
+    """
+
+    def __init__(self, parts: list[SpooledArray]):
+        self.parts = list(parts)
+        self.starts = np.cumsum([0, *(part.rows for part in self.parts)])
+        self.rows = int(self.starts[-1])
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``[start, stop)`` as a new array, from whichever parts hold them."""
+        start, stop = max(start, 0), min(stop, self.rows)
+        if stop <= start:
+            return np.empty((0, *self.parts[0].row_shape), dtype=self.parts[0].dtype)
+        first, last = self._part_of(start), self._part_of(stop - 1)
+        if first == last:
+            offset = int(self.starts[first])
+            return self.parts[first].read_rows(start - offset, stop - offset)
+        out = np.empty((stop - start, *self.parts[0].row_shape), dtype=self.parts[0].dtype)
+        for number in range(first, last + 1):  # each part's rows straight into their place
+            offset = int(self.starts[number])
+            begin = max(start, offset)
+            self.parts[number].read_rows(begin - offset, stop - offset, out[begin - start :])
+        return out
+
+    def _part_of(self, row: int) -> int:
+        return int(np.searchsorted(self.starts, row, side="right")) - 1
+
+    def detach(self) -> None:
+        """Unlink every part's path (see :meth:`SpooledArray.detach`)."""
+        for part in self.parts:
+            part.detach()
+
+    def close(self) -> None:
+        """Close every part."""
+        for part in self.parts:
+            part.close()
 
 
 class SpooledTimeline:

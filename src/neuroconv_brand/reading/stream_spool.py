@@ -16,14 +16,13 @@ temporary folder (``$TMPDIR``, see :func:`tempfile.gettempdir`).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-import multiprocessing
 import os
 import shutil
-import signal
 import tempfile
-import threading
 import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from ..mechanisms.crossings import named_crossings, nwb_blocks
 from ..sources.session import BrandSession
 from .decoding import OnBadEntry
 from .disk_space import NO_SPACE_ERRNOS
+from .forked_workers import forked_map
 from .spool_files import ColumnReader, SpooledArray, SpooledKey, SpooledTimeline, timeline_readers
 from .stream_reader import EntryBatch, StreamReader
 
@@ -128,8 +128,10 @@ class SessionSpool:
         return existing is not None and (existing.spooled_timeline is not None or not spool)
 
     def _new_folder(self, spool: bool) -> Path | None:
-        if not spool:
-            return None
+        return self.new_folder() if spool else None
+
+    def new_folder(self) -> Path:
+        """A new, empty folder in the spool folder (for one read's files)."""
         folder = self.folder / str(next(self._numbers))
         folder.mkdir()
         return folder
@@ -147,6 +149,17 @@ class SessionSpool:
         return self._store(
             spec, on_bad_entry, read_stream(self.session, spec, on_bad_entry, self._new_folder(spool))
         )
+
+    def keep_timeline(self, spec: StreamSpec, on_bad_entry: OnBadEntry, timeline: EntryBatch) -> None:
+        """Keep ``timeline`` (ids, sync labels, ``ts`` of every entry) as the stream's pass, unless it was read.
+
+        For a reader that decoded the stream's timeline along with its own data (the raw recording's index), so
+        that a clock fit on the same stream does not read it again.
+        """
+        if (spec.name, on_bad_entry) not in self.passes:
+            self.passes[(spec.name, on_bad_entry)] = StreamPass(
+                spec.name, {}, on_bad_entry, memory_timeline=timeline
+            )
 
     def read_ahead(
         self, requests: list[tuple[StreamSpec, OnBadEntry, bool]], workers: int | None = None
@@ -170,28 +183,19 @@ class SessionSpool:
             if not self._is_read(spec, on_bad_entry, spool):
                 todo[(spec.name, on_bad_entry)] = (spec, on_bad_entry, spool)
         workers = min(read_workers() if workers is None else workers, len(todo))
-        if (
-            workers < 2
-            or "fork" not in multiprocessing.get_all_start_methods()
-            or threading.active_count() > 1
-        ):
+        if workers < 2:
             return
         lengths = {name: self.session.source.stream_stats(name).length for name, _ in todo}
         ordered = sorted(todo.values(), key=lambda request: -lengths[request[0].name])
         jobs = [(spec, on_bad_entry, self._new_folder(spool)) for spec, on_bad_entry, spool in ordered]
-        global _WORKER_SESSION
-        _WORKER_SESSION = self.session
-        try:
-            with multiprocessing.get_context("fork").Pool(workers, initializer=_stop_with_parent) as pool:
-                for number, outcome in pool.imap_unordered(_read_in_worker, enumerate(jobs)):
-                    if outcome is not None:
-                        spec, on_bad_entry, _ = jobs[number]
-                        result, messages = outcome
-                        for message, category in messages:
-                            warnings.warn(message, category, stacklevel=2)
-                        self._store(spec, on_bad_entry, result)
-        finally:
-            _WORKER_SESSION = None
+        for (spec, on_bad_entry, _), outcome in zip(
+            jobs, forked_map(self.session, _read_in_worker, jobs, workers) or []
+        ):
+            if outcome is not None:
+                result, messages = outcome
+                for message, category in messages:
+                    warnings.warn(message, category, stacklevel=2)
+                self._store(spec, on_bad_entry, result)
 
     def spool_column(self, values: np.ndarray, what: str) -> SpooledArray:
         """``values`` (1-D, e.g. spike times) moved to a spool file (for a column pynwb reads buffer by buffer).
@@ -227,8 +231,6 @@ class SessionSpool:
             self._folder = None
 
 
-#: The session a forked reading worker reads from (set in the parent just before forking).
-_WORKER_SESSION: BrandSession | None = None
 #: Most worker processes :meth:`SessionSpool.read_ahead` starts by default.
 MAX_READ_WORKERS = 4
 #: Environment variable that sets the number of reading workers (1 reads every stream in this process).
@@ -247,27 +249,15 @@ def read_workers() -> int:
     return max(1, min(usable, MAX_READ_WORKERS))
 
 
-def _stop_with_parent() -> None:
-    """In a forked worker: leave Ctrl-C to the parent, which stops the pool; die at once on its SIGTERM.
-
-    The parent removes the spool folder, so a worker killed mid-stream leaves nothing behind.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _read_in_worker(job: tuple[int, tuple]) -> tuple[int, tuple | None]:
-    """In a forked worker: read one stream; its pass (spool files travel as paths) and warnings, or None."""
-    number, (spec, on_bad_entry, folder) = job
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = read_stream(_WORKER_SESSION, spec, on_bad_entry, folder)
-    except Exception:  # read again in the parent, which raises the error with its own type and message
-        return number, None
+def _read_in_worker(session: BrandSession, job: tuple) -> tuple | None:
+    """In a forked worker: read one stream; its pass (spool files travel as paths) and warnings."""
+    spec, on_bad_entry, folder = job
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = read_stream(session, spec, on_bad_entry, folder)
     for spooled in result.files():
         spooled.close()
-    return number, (result, [(str(warning.message), warning.category) for warning in caught])
+    return result, [(str(warning.message), warning.category) for warning in caught]
 
 
 def session_spool(session: BrandSession) -> SessionSpool:
@@ -286,9 +276,10 @@ def numeric_keys(spec: StreamSpec) -> dict[str, KeySpec]:
     return {name: spec.keys[name] for name in dict.fromkeys(names)}
 
 
-def _check_space(session: BrandSession, spec: StreamSpec, folder: Path) -> None:
+def spool_space_check(session: BrandSession, spec: StreamSpec, keys: Iterable[KeySpec], folder: Path) -> None:
+    """Raise :class:`SpoolSpaceError` when ``folder`` cannot hold ``keys`` of every entry of ``spec``'s stream."""
     entries = session.source.stream_stats(spec.name).length
-    needed = entries * sum(key.entry_nbytes for key in numeric_keys(spec).values())
+    needed = entries * sum(key.entry_nbytes for key in keys)
     free = shutil.disk_usage(folder).free
     if needed > free:
         raise SpoolSpaceError(
@@ -296,6 +287,23 @@ def _check_space(session: BrandSession, spec: StreamSpec, folder: Path) -> None:
             f"which has {free / 1e6:.0f} MB free. Set {SPOOL_DIR_VARIABLE} "
             "(`neuroconv-brand convert --spool-dir`) to a folder with more space."
         )
+
+
+@contextlib.contextmanager
+def spooled_writes(stream: str, folder: Path, files: Callable[[], list[SpooledArray]]) -> Iterator[None]:
+    """Within the block, ``files()`` are being written: on any error they are removed, and a full disk explained."""
+    try:
+        yield
+    except BaseException as error:
+        for target in files():
+            target.close()
+            target.path.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in _NO_SPACE:
+            raise SpoolSpaceError(
+                f"stream '{stream}': no space left for its spooled data in {folder} ({error.strerror}). Set "
+                f"{SPOOL_DIR_VARIABLE} (`neuroconv-brand convert --spool-dir`) to a folder with more space."
+            ) from error
+        raise
 
 
 def read_stream(
@@ -314,24 +322,14 @@ def read_stream(
         batch = reader.read()
         timeline = EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns)
         return StreamPass(spec.name, {}, on_bad_entry, memory_timeline=timeline)
-    _check_space(session, spec, folder)
+    spool_space_check(session, spec, numeric_keys(spec).values(), folder)
     spooled = {
         name: SpooledKey(folder / f"key{index}.bin", key) for index, (name, key) in enumerate(keys.items())
     }
     result = StreamPass(spec.name, spooled, on_bad_entry, spooled_timeline=SpooledTimeline(spec.name, folder))
-    try:
+    with spooled_writes(spec.name, folder, result.files):
         for batch in reader.iter_batches():
             for name, target in spooled.items():
                 target.append(batch.data[name])
             result.spooled_timeline.append(batch)
-    except BaseException as error:
-        for target in result.files():
-            target.close()
-            target.path.unlink(missing_ok=True)
-        if isinstance(error, OSError) and error.errno in _NO_SPACE:
-            raise SpoolSpaceError(
-                f"stream '{spec.name}': no space left for its spooled data in {folder} ({error.strerror}). Set "
-                f"{SPOOL_DIR_VARIABLE} (`neuroconv-brand convert --spool-dir`) to a folder with more space."
-            ) from error
-        raise
     return result

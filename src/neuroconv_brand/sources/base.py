@@ -148,6 +148,20 @@ class StreamSource(ABC):
         """
         yield from self.iter_batches(stream, start, end, batch_size)
 
+    def split_points(self, stream: str, parts: int) -> list[EntryId]:
+        """Ids that cut ``stream`` into about ``parts`` ranges of similar size, for reading them side by side.
+
+        Range ``k`` runs from point ``k - 1`` (the stream's start for the first) to just before point ``k`` (the
+        stream's end for the last). The default cuts the time between the first and last entries evenly; a
+        source with cheaper cut points (the ``.rdb`` reader: node boundaries) overrides it.
+        """
+        stats = self.stream_stats(stream)
+        if parts < 2 or stats.first_id is None or stats.last_id is None:
+            return []
+        first, last = stats.first_id.ms, stats.last_id.ms
+        points = {EntryId(first + (last - first) * k // parts, 0) for k in range(1, parts)}
+        return sorted(point for point in points if point > stats.first_id)
+
     def newest_entry_id(self) -> EntryId | None:
         """The newest entry id over every stream (None when no stream has entries)."""
         newest = [self.stream_stats(name).last_id for name in self.stream_names()]

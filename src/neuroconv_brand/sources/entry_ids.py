@@ -41,6 +41,12 @@ class EntryId(NamedTuple):
             return EntryId(self.ms, self.seq + 1)
         return EntryId(self.ms + 1, 0)
 
+    def predecessor(self) -> EntryId:
+        """The largest id strictly smaller than this one (``end`` of a range that stops just before it)."""
+        if self.seq > 0:
+            return EntryId(self.ms, self.seq - 1)
+        return EntryId.last_of(self.ms - 1)
+
     def __str__(self) -> str:
         return f"{self.ms}-{self.seq}"
 

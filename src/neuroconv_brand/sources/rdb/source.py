@@ -216,6 +216,16 @@ class RdbStreamSource(StreamSource):
                 for entry in self._decode_listpack(index, node, listpack, start, end)
             ]
 
+    def split_points(self, stream: str, parts: int) -> list[EntryId]:
+        """Master ids of nodes that cut ``stream`` into about ``parts`` runs of nodes of similar count.
+
+        Cuts fall on node boundaries (the indexed checkpoints), so each node is decoded by one range only.
+        """
+        index = self._stream(stream)
+        checkpoints = len(index.checkpoint_nodes)
+        chosen = sorted({round(k * checkpoints / parts) for k in range(1, max(parts, 1))} - {0, checkpoints})
+        return [EntryId(int(index.checkpoint_ms[i]), int(index.checkpoint_seq[i])) for i in chosen]
+
     def read_latest(self, stream: str, count: int = 1) -> list[Entry]:
         """The newest ``count`` entries, newest first (like ``XREVRANGE stream + - COUNT count``)."""
         index = self._stream(stream)
