@@ -2,8 +2,8 @@
 benchmarks: a no-raw session (``bench_convert.py``'s cache) and a raw session (``bench_raw.py``'s cache).
 
     python benchmarks/bench_convert.py --minutes 10 --compression none   # makes session_10min.rdb once
-    python benchmarks/bench_raw.py --minutes 1 --presets none             # makes raw_1min_256ch.rdb once
-    python benchmarks/bench_rdb_sessions.py session_10min.rdb raw_1min_256ch.rdb
+    python benchmarks/bench_raw.py --minutes 1 --compression none --workers 1  # makes the raw .rdb once
+    python benchmarks/bench_rdb_sessions.py session_10min.rdb raw_1min_256ch_broadband_redis7.rdb
 
 Every stream of the file is read in batches of 2000 entries (results discarded): ``xrange`` through a server,
 ``direct`` with the direct reader's ``iter_batches`` (XRANGE-shaped entries), ``columns`` with its

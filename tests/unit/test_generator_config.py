@@ -72,6 +72,7 @@ def test_replace_keeps_explicit_hazards():
         ({"channels_per_array": 40000}, "more than 65535 channels"),
         ({"bin_ms": 3000}, "needs at least two bins"),
         ({"raw_layout": "interleaved"}, "raw_layout='interleaved': choose one of"),
+        ({"raw_signal": "pink"}, "SessionConfig.raw_signal='pink': choose one of"),
         ({"sync_clock": "wall"}, "sync_clock='wall'"),
         ({"bin_features": "crossings+sbp", "sbp": False}, "bin_features='crossings+sbp': needs sbp=True"),
         ({"era": "2022-07", "sync_clock": "nsp_samples"}, "divides sync by 1000"),

@@ -82,6 +82,29 @@ def test_neural_windows_are_reproducible_across_blocks():
     assert not np.array_equal(NeuralSignals(4, 5, 4).crossings(ticks), whole)
 
 
+def test_broadband_raw_has_a_real_nsps_statistics_and_is_reproducible():
+    signals = NeuralSignals(seed=5, n_channels=16, samples_per_entry=30, raw_signal="broadband")
+    raw = signals.raw_channel_major(np.arange(2 * BLOCK_TICKS))
+    assert raw.shape == (2000, 16, 30) and raw.dtype == np.int16
+    window = np.arange(BLOCK_TICKS - 7, BLOCK_TICKS + 9)
+    fresh = NeuralSignals(5, 16, 30, "broadband").raw_channel_major(window)
+    assert np.array_equal(fresh, raw[window])
+    series = raw.transpose(0, 2, 1).reshape(-1, 16).astype(np.float64)  # 30 kHz samples x channels
+    rms_uv = series.std(axis=0) / 4  # 0.25 uV per count
+    expected_uv = np.hypot(signals.lfp_counts, signals.noise_counts) / 4
+    np.testing.assert_allclose(rms_uv, expected_uv, rtol=0.4)  # 2 s of a 1/f signal
+    assert 10 < rms_uv.min() and rms_uv.max() < 60
+    neighbours = np.corrcoef(series[:-1, 0], series[1:, 0])[0, 1]
+    assert neighbours > 0.9  # the 1/f local field potential dominates, as on a real electrode
+    across = np.corrcoef(series.T)[np.triu_indices(16, 1)]
+    assert 0.3 < np.median(across) < 0.9  # the common part of the field potential
+
+
+def test_raw_signal_must_be_known():
+    with pytest.raises(ValueError, match=r"raw_signal='pink': choose one of \('white', 'broadband'\)"):
+        NeuralSignals(0, 2, 30, raw_signal="pink")
+
+
 def test_binned_counts_and_sbp_means():
     signals = NeuralSignals(seed=1, n_channels=3, samples_per_entry=30)
     bin_ticks = np.arange(40).reshape(4, 10)

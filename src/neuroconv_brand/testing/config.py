@@ -72,6 +72,11 @@ class SessionConfig:
         int64).
     samples_per_entry : int
         30 kHz samples per raw entry (BRAND's ``samp_per_stream``, 30 -> 1 kHz entries).
+    raw_signal : {"white", "broadband"}
+        The raw samples: "white" uniform int8 noise (fast to make), or "broadband", Gaussian noise with a real
+        NSP's spectrum and amplitudes (1/f local field potential partly common to all channels, a noise
+        floor, 0.25 uV per count; :class:`~neuroconv_brand.testing.neural.NeuralSignals`), for benchmarks.
+        Both carry a spike at every threshold crossing.
     hazards : bool
         Default of every hazard option below that is left at None.
     seed : int
@@ -172,6 +177,7 @@ class SessionConfig:
     raw: bool = False
     raw_layout: Literal["channel-major", "sample-major"] = "channel-major"
     samples_per_entry: int = 30
+    raw_signal: Literal["white", "broadband"] = "white"
     hazards: bool = False
     seed: int = 0
     start_time_ms: int = 1_700_000_000_000
@@ -308,6 +314,7 @@ def _validate(config: SessionConfig) -> None:
         _fail("bin_ms", config.bin_ms, f"needs at least two bins in duration_s={config.duration_s}")
     choices = {
         "raw_layout": ("channel-major", "sample-major"),
+        "raw_signal": ("white", "broadband"),
         "sync_clock": ("tracking_id", "nsp_samples"),
         "bin_features": ("crossings", "crossings+sbp"),
         "ts_encoding": (None, "uint64", "ascii"),

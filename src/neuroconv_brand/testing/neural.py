@@ -14,6 +14,17 @@ import numpy as np
 BLOCK_TICKS = 1000
 #: Negative-going spike shape (0.25 uV units) added to the raw signal at every crossing.
 SPIKE_WAVEFORM = np.array([-40, -180, -250, -120, 30, 60], dtype=np.int16)
+#: Raw signal models: uniform white int8 noise, or broadband noise with a real NSP's statistics.
+RAW_SIGNALS = ("white", "broadband")
+#: Counts per uV of a Blackrock NSP's raw 30 kHz channels (0.25 uV per count).
+COUNTS_PER_UV = 4.0
+#: Broadband model (uV rms per channel, drawn uniformly from these ranges): 1/f local field potential, a
+#: part of it common to all channels, and a flat noise floor; nothing above the NSP's 7.5 kHz low-pass.
+LFP_UV = (15.0, 40.0)
+LFP_COMMON_FRACTION = 0.7
+LFP_KNEE_HZ = 2.0
+NOISE_UV = (5.0, 10.0)
+LOWPASS_HZ = 7500.0
 _SEED_TAGS = {"crossings": 22, "sbp": 23, "raw": 24}
 _CACHE_BLOCKS = {"crossings": 8, "sbp": 8, "raw": 2}
 
@@ -29,15 +40,25 @@ class NeuralSignals:
         Total channels (all arrays).
     samples_per_entry : int
         30 kHz samples per tick in the raw signal.
+    raw_signal : {"white", "broadband"}
+        "white": uniform int8 noise plus the spikes (fast to make, incompressible by LZF, but without any
+        temporal structure). "broadband": Gaussian noise with the spectrum and amplitudes of a real NSP's raw
+        channels plus the spikes (see :data:`LFP_UV`, :data:`NOISE_UV`); each 1 s block is synthesized in
+        the frequency domain on its own, so the signal jumps at block edges.
     """
 
-    def __init__(self, seed: int, n_channels: int, samples_per_entry: int):
+    def __init__(self, seed: int, n_channels: int, samples_per_entry: int, raw_signal: str = "white"):
+        if raw_signal not in RAW_SIGNALS:
+            raise ValueError(f"raw_signal={raw_signal!r}: choose one of {RAW_SIGNALS}")
         self.seed = seed
         self.n_channels = n_channels
         self.samples_per_entry = samples_per_entry
+        self.raw_signal = raw_signal
         rng = np.random.default_rng([seed, 21])
         self.spike_probability = rng.uniform(0.004, 0.04, n_channels).astype(np.float32)
         self.sbp_baseline = rng.uniform(40.0, 400.0, n_channels).astype(np.float32)
+        self.lfp_counts = (rng.uniform(*LFP_UV, n_channels) * COUNTS_PER_UV).astype(np.float32)
+        self.noise_counts = (rng.uniform(*NOISE_UV, n_channels) * COUNTS_PER_UV).astype(np.float32)
         self._cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
 
     # ------------------------------------------------------------------------------------- public
@@ -111,10 +132,43 @@ class NeuralSignals:
 
     def _make_raw(self, block: int, rng: np.random.Generator) -> np.ndarray:
         shape = (BLOCK_TICKS, self.n_channels, self.samples_per_entry)
-        raw = np.frombuffer(rng.bytes(int(np.prod(shape))), dtype=np.int8).astype(np.int16).reshape(shape)
+        if self.raw_signal == "broadband":
+            raw = self._broadband(rng)
+        else:
+            raw = np.frombuffer(rng.bytes(int(np.prod(shape))), dtype=np.int8).astype(np.int16).reshape(shape)
         waveform = SPIKE_WAVEFORM[: self.samples_per_entry]
         offset = max(0, min(8, self.samples_per_entry - len(waveform)))
         entry, channel = np.nonzero(self._block("crossings", block))
         columns = offset + np.arange(len(waveform))
         raw[entry[:, None], channel[:, None], columns[None, :]] += waveform
         return raw
+
+    def _broadband(self, rng: np.random.Generator) -> np.ndarray:
+        """One block of Gaussian broadband signal, int16 ``(BLOCK_TICKS, n_channels, samples_per_entry)``."""
+        n_samples = BLOCK_TICKS * self.samples_per_entry
+        frequencies = np.fft.rfftfreq(n_samples, 1.0 / (1000.0 * self.samples_per_entry))
+        passband = (frequencies > 0) & (frequencies <= LOWPASS_HZ)
+        lfp_shape = _unit_variance(passband / np.maximum(frequencies, LFP_KNEE_HZ), n_samples)
+        noise_shape = _unit_variance(passband.astype(np.float64), n_samples)
+        common = _complex_normal(rng, (1, len(frequencies)))
+        own_lfp = _complex_normal(rng, (self.n_channels, len(frequencies)))
+        lfp = np.sqrt(LFP_COMMON_FRACTION) * common + np.sqrt(1.0 - LFP_COMMON_FRACTION) * own_lfp
+        spectrum = lfp * (lfp_shape * self.lfp_counts[:, None])
+        del own_lfp, lfp
+        spectrum += _complex_normal(rng, spectrum.shape) * (noise_shape * self.noise_counts[:, None])
+        signal = np.fft.irfft(spectrum, n=n_samples, axis=1)
+        raw = np.clip(np.rint(signal), -32768, 32767).astype(np.int16)
+        return np.ascontiguousarray(
+            raw.reshape(self.n_channels, BLOCK_TICKS, self.samples_per_entry).transpose(1, 0, 2)
+        )
+
+
+def _unit_variance(shape: np.ndarray, n_samples: int) -> np.ndarray:
+    """Scale an amplitude spectrum so that ``irfft`` of it times unit complex noise has variance 1."""
+    return (shape * (n_samples / np.sqrt(2.0 * np.sum(shape**2)))).astype(np.float32)
+
+
+def _complex_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Complex Gaussian noise with ``E|z|^2 = 1``, complex64."""
+    parts = rng.standard_normal((*shape, 2), dtype=np.float32) * np.float32(np.sqrt(0.5))
+    return parts.view(np.complex64)[..., 0]

