@@ -86,6 +86,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv : sequence of str, optional
         Arguments without the program name; ``sys.argv[1:]`` by default.
     """
+    # From the first moment: a Ctrl-C while the command is still starting is an interrupt like any other.
+    try:
+        with stop_on_signals():
+            return _run(argv)
+    except KeyboardInterrupt:
+        _report("interrupted", debug=False)
+        return EXIT_INTERRUPTED
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    """:func:`main` once SIGINT and SIGTERM are handled: parse, run the handler, turn its errors into lines."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -93,8 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_USAGE
     debug = bool(getattr(args, "debug", False))
     try:
-        with stop_on_signals():
-            return args.handler(args)
+        return args.handler(args)
     except UsageError as error:
         _report(f"{error}\nRun '{PROG} {args.command} --help' for the options.", debug)
         return EXIT_USAGE
