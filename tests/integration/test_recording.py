@@ -40,7 +40,7 @@ from neuroconv_brand.extractors.recording_extractor import (
 from neuroconv_brand.extractors.sorting_extractor import BrandSortingExtractor
 from neuroconv_brand.interfaces.participant import BrandParticipantInterface
 from neuroconv_brand.interfaces.recording import BrandRecordingInterface, find_recording_streams
-from neuroconv_brand.sources.entry_ids import parse_entry_ids
+from neuroconv_brand.sources.entry_ids import EntryId, parse_entry_ids
 from neuroconv_brand.sources.rdb import primitives
 from neuroconv_brand.sources.rdb.source import RdbStreamSource
 from neuroconv_brand.sources.redis_server import EmbeddedRedisServer
@@ -450,8 +450,10 @@ def test_bad_entry_skipped_becomes_a_reported_gap(gem, stream):
         recording = BrandRecordingExtractor(gem.rdb_path, stream, on_bad_entry="skip")
     assert [(g.kind, g.sample_index, g.missing_samples) for g in recording.gaps] == [("gap", 5 * SAMP, SAMP)]
     small = gem.extra["small"]
-    np.testing.assert_array_equal(recording.get_traces(segment_index=0), small[:5].reshape(-1, 4))
-    np.testing.assert_array_equal(recording.get_traces(segment_index=1), small[6:].reshape(-1, 4))
+    for _ in range(2):  # the second read decodes the entries again, leaving out the bad one again
+        np.testing.assert_array_equal(recording.get_traces(segment_index=0), small[:5].reshape(-1, 4))
+        np.testing.assert_array_equal(recording.get_traces(segment_index=1), small[6:].reshape(-1, 4))
+    assert recording._index.samples.released_rows == recording._index.samples.rows
     np.testing.assert_allclose(recording.get_times(segment_index=1)[0], 0.006, atol=1e-9)
 
 
@@ -756,7 +758,7 @@ def test_read_in_id_ranges_side_by_side_gives_the_truth(gem, stavisky, open_sour
     source = open_source(stavisky, kind)
     runs = stavisky_runs(stavisky)
     recording = BrandRecordingExtractor(source, "continuousNeural", read_workers=workers)
-    assert len(recording._index.samples.parts) == workers  # one spool file per id range
+    assert len(recording._index.samples.spool.parts) == workers  # one spool file per id range
     check_recordings_equal(recording, truth_recording(runs), return_in_uV=False)
     assert_times(recording, runs)
     assert [gap.kind for gap in recording.gaps] == ["gap", "reset"]
@@ -777,7 +779,7 @@ def test_read_in_id_ranges_side_by_side_gives_the_truth(gem, stavisky, open_sour
     assert_times(reref, expected)
     # Frame ranges that cross the boundary between two id ranges' files, with a channel subset.
     _, traces, _ = gem_runs[1]
-    boundary = int(nsp._index.samples.starts[-2]) - gem_runs[1][0].start * SAMP
+    boundary = int(nsp._index.samples.spool.starts[-2]) - gem_runs[1][0].start * SAMP
     assert workers == 1 or 0 < boundary < len(traces)  # the second file starts inside segment 1
     boundary = min(max(boundary, 45), len(traces) - 45)
     for start, stop in ((0, len(traces)), (boundary - 45, boundary + 45), (boundary, boundary + 1)):
@@ -813,10 +815,36 @@ def test_each_node_is_decompressed_once(stavisky, monkeypatch, timing):
     # Besides the pass, only the peeks at the first and last entry (stream length, clock field) decode a node.
     assert len([count for count in decoded.values() if count > 1]) <= 2
     decoded.clear()
-    for segment in range(recording.get_num_segments()):
-        recording.get_traces(segment_index=segment)
+    first = [recording.get_traces(segment_index=s) for s in range(recording.get_num_segments())]
     assert sum(decoded.values()) == 0
+    # Each row leaves the spool after its first full read (so the page cache does not hold the samples twice
+    # while the NWB file is written); reading them again decodes each node once more.
+    samples = recording._index.samples
+    assert samples.released_rows == samples.rows
+    again = [recording.get_traces(segment_index=s) for s in range(recording.get_num_segments())]
+    assert len(decoded) >= entries and set(decoded.values()) == {1}
+    for one, two in zip(first, again):
+        np.testing.assert_array_equal(one, two)
     session.close()
+
+
+@ignore_gap_warning
+def test_a_live_stream_changed_since_indexing_is_an_error_on_a_second_read(stavisky):
+    with EmbeddedRedisServer(stavisky.rdb_path) as server:
+        recording = BrandRecordingExtractor(server.socket_path, "continuousNeural", read_workers=1)
+        recording.get_traces(segment_index=0, start_frame=0, end_frame=600)
+        ids = [str(EntryId(*map(int, pair))) for pair in recording.entry_ids]
+        server.client().xdel("continuousNeural", ids[3])
+        np.testing.assert_array_equal(  # rows not yet read come from the spool
+            recording.get_traces(segment_index=0, start_frame=600, end_frame=700),
+            stavisky_runs(stavisky)[0][1][600:700],
+        )
+        with pytest.raises(
+            GraphError,
+            match=rf"stream 'continuousNeural': entries {ids[0]} to {ids[19]} "
+            r"changed in the source since it was indexed \(19 entries, expected 20\); open the recording again",
+        ):
+            recording.get_traces(segment_index=0, start_frame=0, end_frame=600)
 
 
 def test_rdb_split_points_fall_on_node_boundaries(stavisky):

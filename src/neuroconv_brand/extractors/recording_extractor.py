@@ -42,7 +42,7 @@ from ..graph.stream_specs import KeySpec, StreamSpec
 from ..graph.supergraph import Graph
 from ..interruption import check_interrupted
 from ..reading.decoding import OnBadEntry
-from ..reading.spool_files import SpooledParts
+from ..reading.read_once_rows import ReadOnceRows
 from ..reading.stream_spool import read_workers as default_read_workers
 from ..sources.session import open_session_graph
 from ..timing.clocks import Clock
@@ -483,8 +483,9 @@ class BrandRecordingSegment(BaseRecordingSegment):
 
     Parameters
     ----------
-    samples : SpooledParts
-        The stream's samples, ``(all samples, chan)``, spooled by the indexing pass.
+    samples : ReadOnceRows
+        The stream's samples, ``(all samples, chan)``, spooled by the indexing pass (each row leaves the spool
+        after its first full read, and is decoded from the source again if read later).
     first_sample : int
         Index of the segment's first sample over all samples of the stream.
     num_samples : int
@@ -499,7 +500,7 @@ class BrandRecordingSegment(BaseRecordingSegment):
 
     def __init__(
         self,
-        samples: SpooledParts,
+        samples: ReadOnceRows,
         first_sample: int,
         num_samples: int,
         sampling_frequency: float,
@@ -524,14 +525,31 @@ class BrandRecordingSegment(BaseRecordingSegment):
         end_frame: int | None = None,
         channel_indices: list | np.ndarray | tuple | slice | None = None,
     ) -> np.ndarray:
-        """Samples ``[start_frame, end_frame)`` of this segment, ``(time, channels)``, read from the spool."""
+        """Samples ``[start_frame, end_frame)`` of this segment, ``(time, channels)``.
+
+        A read of every channel is the rows' last read from the spool (what writing the file does, once per row);
+        a repeated read decodes the rows from the source again.
+        """
         check_interrupted()
         start = 0 if start_frame is None else int(start_frame)
         stop = self._num_samples if end_frame is None else min(int(end_frame), self._num_samples)
-        traces = self._samples.read_rows(self._first_sample + start, self._first_sample + max(stop, start))
-        if channel_indices is None:
+        every_channel = _selects_every_channel(channel_indices, self._samples.spool.row_shape[0])
+        traces = self._samples.read_rows(
+            self._first_sample + start, self._first_sample + max(stop, start), release=every_channel
+        )
+        if every_channel:
             return traces
         return traces[:, channel_indices]
+
+
+def _selects_every_channel(channel_indices, channels: int) -> bool:
+    """Whether ``channel_indices`` (None, a slice or indices, as SpikeInterface passes them) is every channel in order."""
+    if channel_indices is None:
+        return True
+    if isinstance(channel_indices, slice):
+        return channel_indices.indices(channels) == (0, channels, 1)
+    indices = np.asarray(channel_indices)
+    return indices.shape == (channels,) and bool(np.all(indices == np.arange(channels)))
 
 
 #: SpikeInterface's reader-function spelling of :class:`BrandRecordingExtractor` (as ``read_spikeglx`` and friends):

@@ -26,6 +26,7 @@ from ..graph.stream_specs import KeySpec, StreamSpec
 from ..graph.supergraph import Graph
 from ..reading.decoding import OnBadEntry
 from ..reading.forked_workers import forked_map
+from ..reading.read_once_rows import ReadOnceRows
 from ..reading.spool_files import SpooledKey, SpooledParts
 from ..reading.stream_reader import EntryBatch, StreamReader, choose_batch_size, concatenate_batches
 from ..reading.stream_spool import session_spool, spool_space_check, spooled_writes
@@ -91,8 +92,8 @@ class RecordingIndex:
         The discontinuities between runs.
     timing : {"nsp", "entries"}
         What stamped the samples.
-    samples : SpooledParts
-        The key's decoded samples, ``(entries x samp, chan)``, in files.
+    samples : ReadOnceRows
+        The key's decoded samples, ``(entries x samp, chan)``: in files until read once, then decoded again.
     times : np.ndarray or None
         Session time of every sample (only when asked for, and when there is more than one run).
     skipped : int
@@ -103,7 +104,7 @@ class RecordingIndex:
     runs: list[Run]
     gaps: list[RecordingGap]
     timing: Literal["nsp", "entries"]
-    samples: SpooledParts
+    samples: ReadOnceRows
     times: np.ndarray | None = None
     skipped: int = 0
 
@@ -137,6 +138,18 @@ class RawStream:
     clock: Clock
     step: int = 1
     with_times: bool = False
+
+    def samples_reader(self, source: StreamSource) -> StreamReader:
+        """The reader of ``source`` that decodes the samples alone (to read entries again)."""
+        return StreamReader(
+            source,
+            self.spec,
+            keys=[self.key.name],
+            batch_size=choose_batch_size(self.key.entry_nbytes),
+            on_bad_entry=self.on_bad_entry,
+            with_sync=False,
+            with_monotonic=False,
+        )
 
     def reader(self, source: StreamSource) -> StreamReader:
         """The reader of ``source`` that decodes the samples and the clock of each entry together."""
@@ -393,11 +406,11 @@ def index_stream(
         The stream has no entries.
     """
     passes = _read_stream(session, raw, workers)
-    samples = SpooledParts([result.samples for result in passes])
-    samples.detach()  # the files live as long as the extractor that reads them
+    spooled = SpooledParts([result.samples for result in passes])
+    spooled.detach()  # the files live as long as the extractor that reads them
     skipped = sum(result.skipped for result in passes)
     samp = raw.key.samp
-    if samples.rows == 0:
+    if spooled.rows == 0:
         raise GraphError(f"stream '{raw.spec.name}' has no entries to read.")
     if raw.timestamps is not None:
         clock = _join_clock_parts([result.clock for result in passes if result.clock is not None], raw.step)
@@ -405,6 +418,7 @@ def index_stream(
         runs, gaps, times = _runs_by_nsp_clock(
             clock, sampling_frequency, tick_rate, raw.step, start_ms, samp, raw.with_times
         )
+        samples = ReadOnceRows(spooled, _rereader(session, raw, ids))
         return RecordingIndex(ids, runs, gaps, "nsp", samples, times, skipped)
     timeline = concatenate_batches(raw.spec.name, [result.timeline for result in passes])
     if raw.on_bad_entry == "raise" or set(raw.spec.exported_keys) == {raw.key.name}:
@@ -424,4 +438,36 @@ def index_stream(
     runs, gaps, times = _runs_by_entry_clock(
         entry_times.seconds, timeline.ids, sampling_frequency, samp, raw.with_times
     )
+    samples = ReadOnceRows(spooled, _rereader(session, raw, timeline.ids))
     return RecordingIndex(timeline.ids, runs, gaps, "entries", samples, times, skipped)
+
+
+def _rereader(session: BrandSession, raw: RawStream, ids: np.ndarray):
+    """``reread(start, stop)``: sample rows ``[start, stop)`` decoded again from the entries that hold them.
+
+    ``ids`` are the entries the pass kept, in order (entry ``k`` holds rows ``k * samp`` to ``(k + 1) * samp``);
+    entries the pass skipped (``on_bad_entry="skip"``) are skipped again.
+    """
+    samp, chan = raw.key.samp, raw.key.chan
+
+    def reread(start: int, stop: int) -> np.ndarray:
+        first, last = start // samp, (stop - 1) // samp
+        reader = raw.samples_reader(session.source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the pass reported the entries it left out
+            blocks = [
+                batch.data[raw.key.name].reshape(-1, chan)
+                for batch in reader.iter_batches(
+                    EntryId(*map(int, ids[first])), EntryId(*map(int, ids[last]))
+                )
+            ]
+        rows = np.concatenate(blocks) if blocks else np.empty((0, chan), dtype=raw.key.numpy_dtype)
+        if len(rows) != (last - first + 1) * samp:
+            raise GraphError(
+                f"stream '{raw.spec.name}': entries {EntryId(*map(int, ids[first]))} to "
+                f"{EntryId(*map(int, ids[last]))} changed in the source since it was indexed "
+                f"({len(rows) // samp} entries, expected {last - first + 1}); open the recording again."
+            )
+        return rows[start - first * samp : stop - first * samp]
+
+    return reread

@@ -19,6 +19,7 @@ import numpy as np
 from ..graph.stream_specs import KeySpec
 from ..interruption import check_interrupted
 from .decoding import SyncLabels
+from .hole_punch import punch_hole
 from .stream_reader import EntryBatch
 
 
@@ -89,6 +90,17 @@ class SpooledArray:
         """Every row."""
         return self.read_rows(0, self.rows)
 
+    def release(self, start: int, stop: int) -> bool:
+        """Give rows ``[start, stop)`` back to the file system; they read back as zeros afterwards.
+
+        Returns
+        -------
+        bool
+            Whether they were released (False where the file system cannot punch holes: the rows are kept).
+        """
+        start, stop = max(start, 0), min(stop, self.rows)
+        return punch_hole(self._file.fileno(), start * self.row_bytes, (stop - start) * self.row_bytes)
+
     def detach(self) -> None:
         """Unlink the file's path; the open file stays readable and its space is freed when it is closed."""
         try:
@@ -147,18 +159,21 @@ class SpooledParts:
         self.parts = list(parts)
         self.starts = np.cumsum([0, *(part.rows for part in self.parts)])
         self.rows = int(self.starts[-1])
+        self.row_shape = self.parts[0].row_shape
+        self.dtype = self.parts[0].dtype
 
-    def read_rows(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``[start, stop)`` as a new array, from whichever parts hold them."""
+    def read_rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``[start, stop)`` from whichever parts hold them, as a new array or into ``out``.
+
+        ``out`` is as in :meth:`SpooledArray.read_rows`.
+        """
         start, stop = max(start, 0), min(stop, self.rows)
+        if out is None:
+            out = np.empty((max(stop - start, 0), *self.row_shape), dtype=self.dtype)
+        out = out[: max(stop - start, 0)]
         if stop <= start:
-            return np.empty((0, *self.parts[0].row_shape), dtype=self.parts[0].dtype)
-        first, last = self._part_of(start), self._part_of(stop - 1)
-        if first == last:
-            offset = int(self.starts[first])
-            return self.parts[first].read_rows(start - offset, stop - offset)
-        out = np.empty((stop - start, *self.parts[0].row_shape), dtype=self.parts[0].dtype)
-        for number in range(first, last + 1):  # each part's rows straight into their place
+            return out
+        for number in range(self._part_of(start), self._part_of(stop - 1) + 1):  # each part's rows in place
             offset = int(self.starts[number])
             begin = max(start, offset)
             self.parts[number].read_rows(begin - offset, stop - offset, out[begin - start :])
@@ -166,6 +181,23 @@ class SpooledParts:
 
     def _part_of(self, row: int) -> int:
         return int(np.searchsorted(self.starts, row, side="right")) - 1
+
+    def release(self, start: int, stop: int) -> list[tuple[int, int]]:
+        """Give rows ``[start, stop)`` back to the file system, part by part (see :meth:`SpooledArray.release`).
+
+        Returns
+        -------
+        list of (int, int)
+            The row ranges that were released (those of parts whose file system cannot punch holes are kept).
+        """
+        start, stop = max(start, 0), min(stop, self.rows)
+        released = []
+        for number in range(self._part_of(start), self._part_of(stop - 1) + 1) if stop > start else ():
+            offset = int(self.starts[number])
+            begin, end = max(start, offset), min(stop, int(self.starts[number + 1]))
+            if end > begin and self.parts[number].release(begin - offset, end - offset):
+                released.append((begin, end))
+        return released
 
     def detach(self) -> None:
         """Unlink every part's path (see :meth:`SpooledArray.detach`)."""

@@ -1,0 +1,98 @@
+"""Rows served from a spool until they have been read once, then decoded again from the source.
+
+A raw stream's samples are decoded once by the index pass and spooled (see
+:mod:`~neuroconv_brand.extractors.recording_index`). Writing the NWB file reads every row once, in order. Keeping
+the rows after that read would leave a second copy of the samples in the page cache, which the kernel writes
+back to disk together with the NWB file, so a conversion would write every sample twice. A full read (every
+column of a row range) therefore releases those rows from the spool (:meth:`SpooledParts.release`); a later
+read of released rows gets them from ``reread``, which decodes the entries holding them from the source again.
+Reads stay correct in any order; only a repeated read of the same rows costs a second decode.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from .spool_files import SpooledParts
+
+
+class ReadOnceRows:
+    """The rows of a spool, each read from the spool at most once in full.
+
+    Parameters
+    ----------
+    spool : SpooledParts
+        The rows, in files.
+    reread : callable
+        ``reread(start, stop)`` returns rows ``[start, stop)`` decoded from the source, shaped as the spool's.
+    """
+
+    def __init__(self, spool: SpooledParts, reread: Callable[[int, int], np.ndarray]):
+        self.spool = spool
+        self.reread = reread
+        self.rows = spool.rows
+        self._released: list[tuple[int, int]] = []  # sorted, disjoint, not touching
+
+    @property
+    def released_rows(self) -> int:
+        """Rows no longer in the spool (served by ``reread``)."""
+        return sum(stop - start for start, stop in self._released)
+
+    def read_rows(self, start: int, stop: int, release: bool = False) -> np.ndarray:
+        """Rows ``[start, stop)`` as a new array; with ``release``, the rows read from the spool leave it.
+
+        Parameters
+        ----------
+        start, stop : int
+            The row range (clipped to the rows there are).
+        release : bool
+            Whether this is the rows' last read from the spool (a full read: every column).
+        """
+        start, stop = max(start, 0), min(stop, self.rows)
+        out = np.empty((max(stop - start, 0), *self.spool.row_shape), dtype=self.spool.dtype)
+        spooled = []
+        for begin, end, was_released in self._pieces(start, stop):
+            target = out[begin - start : end - start]
+            if was_released:
+                target[...] = self.reread(begin, end)
+            else:
+                self.spool.read_rows(begin, end, target)
+                spooled.append((begin, end))
+        if release:
+            for begin, end in spooled:
+                for released in self.spool.release(begin, end):
+                    self._mark_released(*released)
+        return out
+
+    def _pieces(self, start: int, stop: int) -> Iterator[tuple[int, int, bool]]:
+        """``(begin, end, released)`` pieces that tile ``[start, stop)`` in order."""
+        position = start
+        first = max(bisect.bisect_right(self._released, (start, start)) - 1, 0)
+        for begin, end in self._released[first:]:
+            if begin >= stop:
+                break
+            if end <= position:
+                continue
+            if begin > position:
+                yield position, begin, False
+            yield max(begin, position), min(end, stop), True
+            position = min(end, stop)
+        if position < stop:
+            yield position, stop, False
+
+    def _mark_released(self, start: int, stop: int) -> None:
+        if stop <= start:
+            return
+        index = bisect.bisect_left(self._released, (start, stop))
+        # Merge with the neighbours it touches or overlaps.
+        while index > 0 and self._released[index - 1][1] >= start:
+            index -= 1
+            start, stop = min(start, self._released[index][0]), max(stop, self._released[index][1])
+            del self._released[index]
+        while index < len(self._released) and self._released[index][0] <= stop:
+            stop = max(stop, self._released[index][1])
+            del self._released[index]
+        self._released.insert(index, (start, stop))

@@ -1,0 +1,81 @@
+"""Rows read from a spool once, then decoded again: any read order gives the right rows."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from neuroconv_brand.reading.hole_punch import punch_hole
+from neuroconv_brand.reading.read_once_rows import ReadOnceRows
+from neuroconv_brand.reading.spool_files import SpooledArray, SpooledParts
+
+CHANNELS = 3
+
+
+@pytest.fixture
+def truth():
+    return np.arange(1000 * CHANNELS, dtype=np.int16).reshape(1000, CHANNELS)
+
+
+@pytest.fixture
+def rows(tmp_path, truth):
+    """Two spool files (rows 0-399 and 400-999) and a reread that counts the rows it decodes."""
+    parts = []
+    for number, (start, stop) in enumerate(((0, 400), (400, 1000))):
+        part = SpooledArray(tmp_path / f"part{number}.bin", np.int16, (CHANNELS,))
+        part.append(truth[start:stop])
+        parts.append(part)
+    reread_calls = []
+
+    def reread(start: int, stop: int) -> np.ndarray:
+        reread_calls.append((start, stop))
+        return truth[start:stop].copy()
+
+    once = ReadOnceRows(SpooledParts(parts), reread)
+    once.reread_calls = reread_calls
+    yield once
+    once.spool.close()
+
+
+def test_punch_hole_zeroes_the_range_and_keeps_the_size(tmp_path):
+    path = tmp_path / "file.bin"
+    path.write_bytes(b"\x01" * 20000)
+    with open(path, "r+b") as file:
+        assert punch_hole(file.fileno(), 4096, 8192)
+        assert punch_hole(file.fileno(), 0, 0)
+    data = path.read_bytes()
+    assert len(data) == 20000
+    assert (
+        data[:4096] == b"\x01" * 4096 and data[4096:12288] == bytes(8192) and data[12288:] == b"\x01" * 7712
+    )
+    assert os.stat(path).st_blocks * 512 < 20000  # the pages are gone, not just zeroed
+
+
+def test_a_full_read_releases_the_rows_and_a_second_read_decodes_them(rows, truth):
+    np.testing.assert_array_equal(rows.read_rows(100, 700, release=True), truth[100:700])
+    assert rows.released_rows == 600 and rows.reread_calls == []
+    # The spool no longer holds them (the file's bytes there are zeros) ...
+    assert not rows.spool.read_rows(100, 700).any()
+    # ... but reads give the right rows: spooled ones from the files, released ones decoded again.
+    np.testing.assert_array_equal(rows.read_rows(0, 1000), truth)
+    assert rows.reread_calls == [(100, 700)]
+
+
+def test_reads_without_release_keep_the_rows(rows, truth):
+    for _ in range(2):
+        np.testing.assert_array_equal(rows.read_rows(350, 450), truth[350:450])
+    assert rows.released_rows == 0 and rows.reread_calls == []
+
+
+def test_released_ranges_merge_and_tile_any_read(rows, truth):
+    for start, stop in ((500, 600), (100, 200), (200, 300), (590, 650), (0, 50)):
+        np.testing.assert_array_equal(rows.read_rows(start, stop, release=True), truth[start:stop])
+    assert rows._released == [(0, 50), (100, 300), (500, 650)]
+    rows.reread_calls.clear()
+    np.testing.assert_array_equal(rows.read_rows(20, 620, release=True), truth[20:620])
+    assert rows.reread_calls == [(20, 50), (100, 300), (500, 620)]
+    assert rows._released == [(0, 650)]
+    np.testing.assert_array_equal(rows.read_rows(-5, 5000), truth)  # clipped to the rows there are
+    assert rows.read_rows(700, 700).shape == (0, CHANNELS)
