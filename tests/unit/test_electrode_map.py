@@ -122,6 +122,9 @@ def test_explicit_and_fallback_crossings_keys():
     stream = model["streams"]["thresh_cross"]
     stream["note"] = {"chan_per_stream": 1, "samp_per_stream": 1, "sample_type": "str", "nwb": {}}
     spec = graph_of(model).streams["thresh_cross"]
+    assert list(spec.exported_keys) == ["crossings", "note"] and list(spec.exported_numeric_keys) == [
+        "crossings"
+    ]
     assert crossings_key(spec, "crossings").name == "crossings"
     with pytest.raises(GraphError) as error:
         crossings_key(spec, "spikes")

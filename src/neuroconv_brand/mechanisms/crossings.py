@@ -91,7 +91,7 @@ def crossings_key(spec: StreamSpec, key: str | None = None, only_numeric_fallbac
 
 
 def _only_numeric_key(spec: StreamSpec) -> KeySpec:
-    numeric = [key for key in spec.exported_keys.values() if not key.is_text]
+    numeric = list(spec.exported_numeric_keys.values())
     if len(numeric) != 1:
         exported = ", ".join(key.name for key in numeric) or "none"
         raise GraphError(

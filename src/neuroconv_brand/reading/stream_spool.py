@@ -269,7 +269,7 @@ def session_spool(session: BrandSession) -> SessionSpool:
 
 def numeric_keys(spec: StreamSpec) -> dict[str, KeySpec]:
     """What a pass spools: the exported keys that hold numbers, and a SpikeTimes stream's crossings key."""
-    names = [name for name, key in spec.exported_keys.items() if not key.is_text]
+    names = list(spec.exported_numeric_keys)
     with contextlib.suppress(GraphError):  # no valid crossings key: the interface reports it, not the spool
         names.append(crossings_key(spec).name)
     return {name: spec.keys[name] for name in dict.fromkeys(names)}
