@@ -27,7 +27,7 @@ from neuroconv import ConverterPipe
 from neuroconv.tools.nwb_helpers import configure_and_write_nwbfile, make_nwbfile_from_metadata
 from neuroconv.tools.testing.data_interface_mixins import DataInterfaceTestMixin
 from nwbinspector import Importance, inspect_nwbfile, load_config
-from pynwb import read_nwb
+from pynwb import NWBHDF5IO, read_nwb
 from spikeinterface.core import NumpyRecording
 from spikeinterface.core.testing import check_recordings_equal
 
@@ -40,6 +40,7 @@ from neuroconv_brand.extractors.recording_extractor import (
 from neuroconv_brand.extractors.sorting_extractor import BrandSortingExtractor
 from neuroconv_brand.interfaces.participant import BrandParticipantInterface
 from neuroconv_brand.interfaces.recording import BrandRecordingInterface, find_recording_streams
+from neuroconv_brand.interfaces.spike_times import BrandSpikeTimesInterface
 from neuroconv_brand.sources.entry_ids import EntryId, parse_entry_ids
 from neuroconv_brand.sources.rdb import primitives
 from neuroconv_brand.sources.rdb.source import RdbStreamSource
@@ -718,20 +719,169 @@ def test_sorting_unit_ids_and_key_errors(gem):
     assert sorting.get_unit_ids()[[0, -1]].tolist() == [1000, 1255]
     with pytest.raises(RecordingConfigurationError, match=r"unit_ids must be 256 distinct numbers"):
         BrandSortingExtractor(gem.rdb_path, "thresh_cross", unit_ids=[1, 2])
-    with pytest.raises(GraphError, match=r"declares no key 'spikes'"):
+    with pytest.raises(GraphError) as error:
         BrandSortingExtractor(gem.rdb_path, "thresh_cross", key="spikes")
+    assert str(error.value) == (
+        "stream 'thresh_cross' declares no key 'spikes' (declared: crossings); pass key= with the field that holds "
+        "the crossings."
+    )
 
 
-def test_per_array_stream_units_are_numbered_by_the_node_channel_range(tmp_path):
+def split_session(folder: Path, change_graph=None) -> tuple[Path, object]:
+    """Two 8-channel arrays, one ``thresh_cross_<a>`` stream each; ``change_graph(model)`` edits the graph."""
     config = SessionConfig(
         duration_s=0.5, n_arrays=2, channels_per_array=8, split_arrays=True, task=False, seed=5
     )
-    truth = save_session_rdb(config, tmp_path / "split.rdb", tmp_path)
-    sorting = BrandSortingExtractor(tmp_path / "split.rdb", "thresh_cross_2")
+
+    def publish(client, truth):  # an updateParameters-style new supergraph entry (readers use the latest)
+        model = copy.deepcopy(truth.supergraph)
+        change_graph(model)
+        client.xadd("supergraph_stream", {"data": json.dumps(model)})
+
+    rdb = folder / "split.rdb"
+    return rdb, save_session_rdb(config, rdb, folder, before_save=publish if change_graph else None)
+
+
+@dataclass(frozen=True)
+class UnitsTable:
+    stream: np.ndarray  # of each unit
+    electrode: np.ndarray  # row of each unit
+    spike_times: list[np.ndarray]
+
+
+def converted_units(rdb: Path, truth, streams: list[str], path: Path) -> UnitsTable:
+    """The units table of a conversion of ``streams`` with the participant's electrodes, read back."""
+    participant = BrandParticipantInterface(
+        participant_file=truth.participant_file, devices_file=truth.devices_file, file_path=rdb
+    )
+    spikes = {stream: BrandSpikeTimesInterface(file_path=rdb, stream_name=stream) for stream in streams}
+    converter = ConverterPipe(data_interfaces={"Participant": participant, **spikes})
+    metadata = converter.get_metadata()
+    metadata["Subject"].update(species="Homo sapiens", sex="M", age="P40Y")
+    converter.run_conversion(nwbfile_path=path, metadata=metadata, overwrite=True)
+    with NWBHDF5IO(path, "r") as io:
+        units = io.read().units
+        return UnitsTable(
+            np.asarray(units["stream"].data[:]).astype(str),
+            np.asarray(units["electrodes"].target.data[:]),
+            [np.asarray(units["spike_times"][row]) for row in range(len(units))],
+        )
+
+
+def assert_sorting_is_the_units_table(rdb: Path, streams: list[str], units: UnitsTable) -> None:
+    """Each stream's sorting has the units table's units: ids = electrode rows, same spike times."""
+    for stream in streams:
+        sorting = BrandSortingExtractor(rdb, stream)
+        rows = np.flatnonzero(units.stream == stream)
+        np.testing.assert_array_equal(sorting.get_unit_ids(), units.electrode[rows])
+        for row, unit_id in zip(rows, sorting.get_unit_ids()):
+            np.testing.assert_allclose(
+                sorting.get_unit_spike_train_in_seconds(unit_id), units.spike_times[row], atol=1e-9
+            )
+
+
+@ignore_gap_warning
+def test_sorting_units_are_the_units_table_of_a_conversion(gem, tmp_path):
+    units = converted_units(gem.rdb_path, gem.truth, ["thresh_cross"], tmp_path / "units.nwb")
+    assert units.electrode.tolist() == list(range(256))
+    assert_sorting_is_the_units_table(gem.rdb_path, ["thresh_cross"], units)
+
+
+def test_per_array_stream_units_are_numbered_by_the_node_channel_range(tmp_path):
+    rdb, truth = split_session(tmp_path)
+    sorting = BrandSortingExtractor(rdb, "thresh_cross_2")
     np.testing.assert_array_equal(sorting.get_unit_ids(), np.arange(8, 16))  # nsp_all_2's neural_ch_range
     stream = truth.streams["thresh_cross_2"]
     spike_entries = truth.spike_entries("thresh_cross_2")
     np.testing.assert_array_equal(sorting.get_unit_spike_train(8), stream.entry_ticks[spike_entries[0]])
+    streams = ["thresh_cross_1", "thresh_cross_2"]
+    assert_sorting_is_the_units_table(
+        rdb, streams, converted_units(rdb, truth, streams, tmp_path / "units.nwb")
+    )
+
+
+def test_sorting_places_a_node_channel_range_within_its_input_stream(tmp_path):
+    # Each nsp_all node reads its own 8-channel input stream of a two-stream acquisition node, with
+    # neural_ch_range [0, 8] of that input: thresh_cross_2's channels are electrodes 8..15, not 0..7.
+    def two_inputs(model):
+        model["nodes"]["nsp_in"]["parameters"].update(
+            stream_names=["nsp_neural_1", "nsp_neural_2"], chan_per_stream=[8, 8]
+        )
+        for array in (1, 2):
+            model["nodes"][f"nsp_all_{array}"]["parameters"].update(
+                input_stream=f"nsp_neural_{array}", neural_ch_range=[0, 8]
+            )
+
+    rdb, truth = split_session(tmp_path, two_inputs)
+    assert BrandSortingExtractor(rdb, "thresh_cross_2").get_unit_ids().tolist() == list(range(8, 16))
+    streams = ["thresh_cross_1", "thresh_cross_2"]
+    assert_sorting_is_the_units_table(
+        rdb, streams, converted_units(rdb, truth, streams, tmp_path / "units.nwb")
+    )
+
+
+def test_sorting_numbers_units_by_channel_when_the_graph_names_no_crossings_key(tmp_path):
+    def unnamed(model):
+        model["streams"]["thresh_cross_2"]["crossings"]["nwb"] = {"description": "crossings, not named"}
+
+    rdb, truth = split_session(tmp_path, unnamed)
+    with pytest.warns(UserWarning) as caught:
+        sorting = BrandSortingExtractor(rdb, "thresh_cross_2")  # the only exported numeric key
+    assert [str(warning.message) for warning in caught if warning.category is UserWarning] == [
+        "stream 'thresh_cross_2': the electrode of each channel cannot be determined (stream 'thresh_cross_2' "
+        "(SpikeTimes): no key's nwb block names the crossings key (nwb: {crossings: <key>}); add it to the node "
+        "YAML); unit ids are the channel indices 0..7. Pass unit_ids= with the electrode of each channel."
+    ]
+    assert sorting.get_unit_ids().tolist() == list(range(8))
+    spike_entries = truth.spike_entries("thresh_cross_2")
+    np.testing.assert_array_equal(
+        sorting.get_unit_spike_train(3), truth.streams["thresh_cross_2"].entry_ticks[spike_entries[3]]
+    )
+    assert BrandSortingExtractor(rdb, "thresh_cross_2", unit_ids=list(range(8, 16))).get_unit_ids()[0] == 8
+
+
+def test_sorting_stream_and_key_errors(tmp_path):
+    def two_numeric_keys(model):
+        model["streams"]["thresh_cross_2"]["crossings"]["nwb"] = {"description": "crossings, not named"}
+        model["streams"]["thresh_cross_2"]["note"] = {
+            "chan_per_stream": 1,
+            "samp_per_stream": 1,
+            "sample_type": "str",
+            "nwb": {},
+        }
+        model["streams"]["thresh_cross_1"]["count"] = {
+            "chan_per_stream": 1,
+            "samp_per_stream": 1,
+            "sample_type": "int16",
+            "nwb": {},
+        }
+        model["streams"]["thresh_cross_1"]["crossings"]["nwb"] = {"description": "crossings, not named"}
+
+    rdb, _ = split_session(tmp_path, two_numeric_keys)
+    with pytest.raises(GraphError) as error:
+        BrandSortingExtractor(rdb, "nope")
+    assert str(error.value).startswith(
+        "stream 'nope' is not in the graph; streams the graph knows: binned_spikes, "
+    )
+    with pytest.raises(GraphError) as error:
+        BrandSortingExtractor(rdb, "nsp_neural")
+    assert str(error.value) == (
+        f"stream 'nsp_neural' is defined in the graph but absent from {rdb.resolve()} (flushed before saving?)."
+    )
+    with pytest.raises(GraphError) as error:
+        BrandSortingExtractor(rdb, "thresh_cross_1")
+    assert str(error.value) == (
+        "stream 'thresh_cross_1': no key's nwb block names the crossings key (nwb: {crossings: <key>}) and the "
+        "stream exports 2 numeric keys (crossings, count), not one; pass key= with the field that holds the "
+        "crossings (declared: crossings, count)."
+    )
+    with pytest.warns(UserWarning, match="unit ids are the channel indices 0..7"):
+        assert len(BrandSortingExtractor(rdb, "thresh_cross_1", key="crossings").get_unit_ids()) == 8
+    with pytest.raises(GraphError) as error:
+        BrandSortingExtractor(rdb, "thresh_cross_2", key="note")
+    assert str(error.value) == (
+        "stream 'thresh_cross_2', key 'note': crossings must be numeric, the definition says str."
+    )
 
 
 # ------------------------------------------------------------------------- one pass, in parallel

@@ -19,6 +19,7 @@ from nwbinspector import Importance, inspect_nwbfile, load_config
 from pynwb.testing.mock.file import mock_NWBFile
 
 from neuroconv_brand.errors import BrandError, GraphError, StreamDecodeError
+from neuroconv_brand.extractors.sorting_extractor import BrandSortingExtractor
 from neuroconv_brand.interfaces.iterators import SpooledColumnIterator
 from neuroconv_brand.interfaces.participant import BrandParticipantInterface
 from neuroconv_brand.interfaces.registry import interface_class_for
@@ -265,7 +266,15 @@ def test_entries_with_several_samples_get_per_sample_times(redis_client, tmp_pat
         times, [entry[0], entry[1] + 3 * 0.002, entry[3] + 0.002, entry[2] + 4 * 0.002]
     )
     assert spikes.sample_rate == pytest.approx(500.0)
-    del spikes
+    # The sorting agrees: one unit per channel (electrode rows 0..2: the only crossing stream), frames at the
+    # sample rate (100 Hz entries x 5 samples): entry e, sample k is frame 5 e + k.
+    sorting = BrandSortingExtractor(spikes.source_data["file_path"], "xings")
+    assert sorting.get_sampling_frequency() == pytest.approx(500.0)
+    assert sorting.get_unit_ids().tolist() == [0, 1, 2]
+    assert [sorting.get_unit_spike_train(unit).tolist() for unit in range(3)] == [[0, 8], [16], [14]]
+    for unit, unit_times in enumerate(np.split(times, np.cumsum(counts)[:-1])):
+        np.testing.assert_allclose(sorting.get_unit_spike_train_in_seconds(unit), unit_times, atol=1e-9)
+    del spikes, sorting
 
 
 # ------------------------------------------------------------------------------- electrodes missing

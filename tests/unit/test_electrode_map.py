@@ -7,7 +7,7 @@ import pytest
 
 from neuroconv_brand.errors import GraphError
 from neuroconv_brand.graph.supergraph import Graph
-from neuroconv_brand.mechanisms.crossings import crossings_key
+from neuroconv_brand.mechanisms.crossings import crossing_times, crossings_key
 from neuroconv_brand.participant.electrode_map import crossing_streams, map_channels_to_electrodes
 from neuroconv_brand.testing import SessionConfig
 from neuroconv_brand.testing.definitions import build_graph
@@ -115,3 +115,47 @@ def test_crossings_key_must_be_named_and_declared():
 def test_mapping_rows_are_int64():
     mapping = map_channels_to_electrodes(graph_of(model_for()), "thresh_cross", 128)
     assert mapping.rows.dtype == np.int64
+
+
+def test_explicit_and_fallback_crossings_keys():
+    model = model_for()
+    stream = model["streams"]["thresh_cross"]
+    stream["note"] = {"chan_per_stream": 1, "samp_per_stream": 1, "sample_type": "str", "nwb": {}}
+    spec = graph_of(model).streams["thresh_cross"]
+    assert list(spec.exported_keys) == ["crossings", "note"] and list(spec.exported_numeric_keys) == [
+        "crossings"
+    ]
+    assert crossings_key(spec, "crossings").name == "crossings"
+    with pytest.raises(GraphError) as error:
+        crossings_key(spec, "spikes")
+    assert str(error.value) == (
+        "stream 'thresh_cross' declares no key 'spikes' (declared: crossings, note); pass key= with the field that "
+        "holds the crossings."
+    )
+    stream["crossings"]["nwb"] = {"description": "not named"}
+    unnamed = graph_of(model).streams["thresh_cross"]
+    with pytest.raises(GraphError, match=r"no key's nwb block names the crossings key"):
+        crossings_key(unnamed)
+    # The sorting's fallback: the only exported numeric key (the text key does not count).
+    assert crossings_key(unnamed, only_numeric_fallback=True).name == "crossings"
+
+
+def test_a_stream_that_is_not_spike_times_is_not_placed_by_stream_order():
+    model = model_for()
+    model["streams"]["binned_spikes"]["samples"]["nwb"] = {"crossings": "samples"}
+    with pytest.raises(GraphError) as error:
+        map_channels_to_electrodes(graph_of(model), "binned_spikes", None)
+    assert str(error.value) == (
+        "cannot tell which electrodes stream 'binned_spikes' covers: its node gives no usable neural_ch_range, and "
+        "it is not a SpikeTimes stream, so the graph's crossing streams ('thresh_cross' (128 channels)) do not "
+        "place it; pass electrode_offset=<row of channel 0> or electrodes=[<row of each channel>] for stream "
+        "'binned_spikes'."
+    )
+
+
+def test_crossing_times_are_entry_times_plus_the_sample_offset():
+    entry_seconds = np.array([1.0, 1.01, 1.02])
+    times = crossing_times(entry_seconds, np.array([0, 2, 1]), np.array([0, 4, 1]), 500.0)
+    np.testing.assert_allclose(times, [1.0, 1.028, 1.012])
+    # Rate unknown (fewer than 2 entries, no graph rate): every sample at its entry's time.
+    np.testing.assert_allclose(crossing_times(entry_seconds, np.array([1]), np.array([3]), None), [1.01])

@@ -1409,9 +1409,11 @@ def test_from_json_errors() -> None:
 
 
 def test_get_stream_error() -> None:
-    with pytest.raises(
-        GraphError, match=re.escape("the graph defines no stream 'sbp' (streams: binned_spikes, cursorData")
-    ):
+    message = (
+        "stream 'sbp' is not in the graph; streams the graph knows: binned_spikes, cursorData, state, targetData, "
+        "trial_success."
+    )
+    with pytest.raises(GraphError, match=f"^{re.escape(message)}$"):
         Graph.from_supergraph(radial_model()).get_stream("sbp")
 
 

@@ -44,7 +44,7 @@ from ..interruption import check_interrupted
 from ..reading.decoding import OnBadEntry
 from ..reading.read_once_rows import ReadOnceRows
 from ..reading.stream_spool import read_workers as default_read_workers
-from ..sources.session import open_session_graph
+from ..sources.session import find_stream_spec, open_session_graph
 from ..timing.clocks import Clock
 from ..timing.session_start import session_start_ms
 from .recording_index import RawStream, RecordingGap, index_stream
@@ -251,7 +251,7 @@ class BrandRecordingExtractor(BaseRecording):
         self.session, self.graph = open_session_graph(
             self, file_path, brand_base_dir, derivative, redis_server_path
         )
-        self.spec = self._find_spec(stream_name)
+        self.spec = find_stream_spec(self.session, self.graph, stream_name)
         self.key = self._find_key(key)
         where = f"stream '{stream_name}', key '{key}'"
         fs = self._sampling_frequency(sampling_frequency, where)
@@ -351,18 +351,6 @@ class BrandRecordingExtractor(BaseRecording):
         return self.key.samp
 
     # --- construction helpers ---------------------------------------------------------------------------
-
-    def _find_spec(self, stream_name: str) -> StreamSpec:
-        spec = self.graph.streams.get(stream_name)
-        if spec is None:
-            known = ", ".join(sorted(self.graph.streams)) or "none"
-            raise GraphError(f"stream '{stream_name}' is not in the graph; streams the graph knows: {known}.")
-        if stream_name not in set(self.session.source.stream_names()):
-            raise GraphError(
-                f"stream '{stream_name}' is defined in the graph but absent from "
-                f"{self.session.location.description} (flushed before saving?)."
-            )
-        return spec
 
     def _find_key(self, key: str) -> KeySpec:
         spec = self.spec.keys.get(key)

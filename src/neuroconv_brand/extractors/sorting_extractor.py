@@ -1,8 +1,10 @@
 """Threshold crossings of a BRAND stream (``thresh_cross``) as a SpikeInterface sorting, one unit per channel.
 
-Each non-zero value of the crossings key in an entry is a spike of that channel's unit at the entry's time (a
-count above 1, as in binned streams, gives that many spikes at the same time). Spike frames count entry
-periods from the first entry, so spike times have the entry resolution (1 ms for BRAND's 1 kHz streams).
+Each non-zero value of the crossings key is a spike of that channel's unit (a count above 1, as in binned
+streams, gives that many spikes at the same time), at the time the spike-times interface gives it: the entry's
+time, plus ``k / (entry rate * samp)`` for sample ``k`` of an entry holding ``samp`` samples
+(:func:`~neuroconv_brand.mechanisms.crossings.crossing_times`). Spike frames count sample periods from the first
+entry, so spike times have the sample resolution (1 ms for BRAND's 1 kHz one-sample streams).
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import numpy as np
 from spikeinterface.core import BaseSorting, BaseSortingSegment
 
 from ..errors import GraphError
-from ..graph.stream_specs import KeySpec, StreamSpec
-from ..mechanisms.crossings import named_crossings, nwb_blocks
+from ..mechanisms.crossings import crossing_times, crossings_key
+from ..participant.electrode_map import map_channels_to_electrodes
 from ..reading.decoding import OnBadEntry
 from ..reading.stream_reader import EntryBatch, StreamReader, concatenate_batches
-from ..sources.session import open_session_graph
-from ..timing.clocks import Clock, entry_rate
+from ..sources.session import find_stream_spec, open_session_graph
+from ..timing.clocks import Clock, sample_rate
 from ..timing.session_clocks import session_entry_times
 from ..timing.session_start import session_start_ms
 from .recording_extractor import RecordingConfigurationError
@@ -36,12 +38,16 @@ class BrandSortingExtractor(BaseSorting):
         The stream, e.g. ``"thresh_cross"`` or ``"thresh_cross_2"``.
     key : str, optional
         The crossings field; default the one the node YAML names in ``nwb: {crossings: ...}``, else the only
-        exported key.
+        exported numeric key (see :func:`~neuroconv_brand.mechanisms.crossings.crossings_key`).
     sampling_frequency : float, optional
-        Frames per second of the spike trains; default the entry rate (graph ``rate``, else measured).
+        Frames per second of the spike trains; default the sample rate of the crossings: the entry rate (graph
+        ``rate``, else measured) x samples per entry.
     unit_ids : list of int, optional
-        Unit id (electrode number) of each channel; default ``neural_ch_range[0] + channel`` when the writing
-        node has that parameter (nsp_all per array), else the channel index.
+        Unit id of each channel; default the channel's electrode row, as the units table of a conversion links
+        it (:func:`~neuroconv_brand.participant.electrode_map.map_channels_to_electrodes` without a participant
+        file: the writing node's ``neural_ch_range`` and input, else the order of the graph's crossing streams).
+        Where that cannot be determined (``key=`` names another key than the graph's crossings key, or the
+        graph names none), the channel index, with a warning.
     clock : {"sync", "monotonic", "redis"}
         What stamps the entries (see :mod:`neuroconv_brand.timing.clocks`).
     brand_base_dir : str, optional
@@ -73,50 +79,25 @@ class BrandSortingExtractor(BaseSorting):
         self.session, self.graph = open_session_graph(
             self, file_path, brand_base_dir, derivative, redis_server_path
         )
-        spec = self.graph.streams.get(stream_name)
-        if spec is None or stream_name not in set(self.session.source.stream_names()):
-            known = ", ".join(sorted(self.graph.streams)) or "none"
-            raise GraphError(f"stream '{stream_name}' is not in the graph or has no data; streams: {known}.")
-        self.spec = spec
-        self.key = _crossings_key(spec, key)
+        self.spec = spec = find_stream_spec(self.session, self.graph, stream_name)
+        self.key = crossings_key(spec, key, only_numeric_fallback=True)
         self.session_start_ms = session_start_ms(self.session, self.graph)
-        reader = StreamReader(
-            self.session.source,
-            spec,
-            keys=[self.key.name],
-            on_bad_entry=on_bad_entry,
-            with_sync=clock == "sync",
-            with_monotonic=clock == "monotonic",
-        )
-        entries, channels, timeline_parts = [], [], []
-        offset = 0
-        for batch in reader.iter_batches():
-            counts = batch.data[self.key.name].reshape(len(batch), -1)
-            entry, channel = np.nonzero(counts)
-            repeat = np.abs(counts[entry, channel]).astype(np.int64)
-            entries.append(np.repeat(entry + offset, repeat))
-            channels.append(np.repeat(channel, repeat))
-            timeline_parts.append(EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns))
-            offset += len(batch)
-        if offset == 0:
-            raise GraphError(f"stream '{stream_name}' has no entries.")
-        timeline = concatenate_batches(stream_name, timeline_parts)
+        entries, samples, channels, timeline = self._read_crossings(on_bad_entry, clock)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             times = session_entry_times(
                 self.session, self.graph, spec, timeline, clock, self.session_start_ms, on_bad_entry
             ).seconds
-        fs = float(sampling_frequency) if sampling_frequency else entry_rate(times, spec.rate)
+        rate = sample_rate(times, spec.rate, self.key.samp)
+        fs = float(sampling_frequency) if sampling_frequency else rate
         if not fs:
             raise RecordingConfigurationError(
                 f"stream '{stream_name}': the entry rate cannot be measured; pass sampling_frequency=."
             )
-        ids = self._unit_ids(unit_ids, self.key.chan * self.key.samp)
+        ids = self._unit_ids(unit_ids)
         BaseSorting.__init__(self, fs, ids)
-        entries_all = np.concatenate(entries) if entries else np.zeros(0, np.int64)
-        channels_all = np.concatenate(channels) if channels else np.zeros(0, np.int64)
-        frames = np.round((times[entries_all] - times[0]) * fs).astype(np.int64)
-        self.add_sorting_segment(BrandSortingSegment(frames, channels_all, len(ids), float(times[0])))
+        frames = np.round((crossing_times(times, entries, samples, rate) - times[0]) * fs).astype(np.int64)
+        self.add_sorting_segment(BrandSortingSegment(frames, channels, len(ids), float(times[0])))
         self.annotate(brand_stream=stream_name, brand_key=self.key.name)
         self._kwargs = dict(
             file_path=str(file_path),
@@ -131,7 +112,35 @@ class BrandSortingExtractor(BaseSorting):
             redis_server_path=None if redis_server_path is None else str(redis_server_path),
         )
 
-    def _unit_ids(self, unit_ids: list[int] | None, num_channels: int) -> np.ndarray:
+    def _read_crossings(
+        self, on_bad_entry: OnBadEntry, clock: Clock
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, EntryBatch]:
+        """Entry, sample and channel of every spike (repeated by its count), and the stream's timeline."""
+        reader = StreamReader(
+            self.session.source,
+            self.spec,
+            keys=[self.key.name],
+            on_bad_entry=on_bad_entry,
+            with_sync=clock == "sync",
+            with_monotonic=clock == "monotonic",
+        )
+        spikes, timeline_parts = [], []
+        offset = 0
+        for batch in reader.iter_batches():
+            counts = batch.data[self.key.name]  # (entries, samp, chan)
+            where = np.nonzero(counts)
+            repeat = np.abs(counts[where]).astype(np.int64)
+            entry, sample, channel = (np.repeat(index, repeat) for index in where)
+            spikes.append((entry + offset, sample, channel))
+            timeline_parts.append(EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns))
+            offset += len(batch)
+        if offset == 0:
+            raise GraphError(f"stream '{self.spec.name}' has no entries.")
+        entries, samples, channels = (np.concatenate(column).astype(np.int64) for column in zip(*spikes))
+        return entries, samples, channels, concatenate_batches(self.spec.name, timeline_parts)
+
+    def _unit_ids(self, unit_ids: list[int] | None) -> np.ndarray:
+        num_channels = self.key.chan
         if unit_ids is not None:
             ids = np.asarray(unit_ids, dtype=np.int64)
             if len(ids) != num_channels or len(np.unique(ids)) != len(ids):
@@ -139,28 +148,19 @@ class BrandSortingExtractor(BaseSorting):
                     f"stream '{self.spec.name}': unit_ids must be {num_channels} distinct numbers, one per channel."
                 )
             return ids
-        node = self.graph.nodes.get(self.spec.source_nickname or "") or {}
-        channel_range = (node.get("parameters") or {}).get("neural_ch_range")
-        first = channel_range[0] if isinstance(channel_range, list) and channel_range else 0
-        return np.arange(num_channels, dtype=np.int64) + int(first)
-
-
-def _crossings_key(spec: StreamSpec, key: str | None) -> KeySpec:
-    if key is not None:
-        if key not in spec.keys:
-            raise GraphError(
-                f"stream '{spec.name}' declares no key '{key}' (declared: {', '.join(spec.keys)})."
-            )
-        return spec.keys[key]
-    for _, named in named_crossings(nwb_blocks(spec)):
-        if isinstance(named, str) and named in spec.keys:
-            return spec.keys[named]
-    numeric = [k for k in spec.exported_keys.values() if not k.is_text]
-    if len(numeric) == 1:
-        return numeric[0]
-    raise GraphError(
-        f"stream '{spec.name}': name the crossings field with key= (declared: {', '.join(spec.keys)})."
-    )
+        try:
+            graph_key = crossings_key(self.spec)
+            if graph_key.name == self.key.name:
+                return map_channels_to_electrodes(self.graph, self.spec.name, n_electrodes=None).rows
+            reason = f"key '{self.key.name}' is not the graph's crossings key '{graph_key.name}'"
+        except GraphError as error:
+            reason = str(error).rstrip(".")
+        warnings.warn(
+            f"stream '{self.spec.name}': the electrode of each channel cannot be determined ({reason}); unit ids are "
+            f"the channel indices 0..{num_channels - 1}. Pass unit_ids= with the electrode of each channel.",
+            stacklevel=3,
+        )
+        return np.arange(num_channels, dtype=np.int64)
 
 
 class BrandSortingSegment(BaseSortingSegment):
@@ -169,7 +169,7 @@ class BrandSortingSegment(BaseSortingSegment):
     Parameters
     ----------
     frames : np.ndarray
-        Spike frames (entry periods since the first entry), any order.
+        Spike frames (periods of the sampling frequency since the first entry), any order.
     channels : np.ndarray
         The channel index of each spike.
     num_channels : int

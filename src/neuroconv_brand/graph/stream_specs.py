@@ -159,3 +159,8 @@ class StreamSpec:
     def exported_keys(self) -> dict[str, KeySpec]:
         """The keys that have an ``nwb:`` block."""
         return {name: key for name, key in self.keys.items() if key.exported}
+
+    @property
+    def exported_numeric_keys(self) -> dict[str, KeySpec]:
+        """The exported keys that hold numbers (not ``sample_type: str`` text)."""
+        return {name: key for name, key in self.exported_keys.items() if not key.is_text}

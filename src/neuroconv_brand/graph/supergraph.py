@@ -94,8 +94,8 @@ class Graph:
     def get_stream(self, name: str) -> StreamSpec:
         """Return the spec of stream ``name``; raise :class:`GraphError` listing the streams otherwise."""
         if name not in self.streams:
-            known = ", ".join(self.streams) or "none"
-            raise GraphError(f"the graph defines no stream '{name}' (streams: {known})")
+            known = ", ".join(sorted(self.streams)) or "none"
+            raise GraphError(f"stream '{name}' is not in the graph; streams the graph knows: {known}.")
         return self.streams[name]
 
     @classmethod

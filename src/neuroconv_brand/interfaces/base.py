@@ -17,11 +17,11 @@ from ..nwb.zarr_references import JsonZarrReferencesMixin
 from ..reading.decoding import OnBadEntry
 from ..reading.stream_reader import EntryBatch, StreamReader
 from ..reading.stream_spool import StreamPass, session_spool
-from ..sources.session import open_session_graph
+from ..sources.session import find_stream_spec, open_session_graph
 from ..timing.clocks import (
     Clock,
     EntryTimes,
-    entry_rate,
+    sample_rate,
     sample_times,
     series_timing,
     session_start_datetime,
@@ -107,19 +107,11 @@ class BrandStreamInterface(JsonZarrReferencesMixin, BaseTemporalAlignmentInterfa
         """Hook for subclasses: read and check what they need from ``self.spec`` at construction."""
 
     def _find_spec(self, stream_name: str) -> StreamSpec:
-        spec = self.graph.streams.get(stream_name)
-        if spec is None:
-            known = ", ".join(sorted(self.graph.streams)) or "none"
-            raise GraphError(f"stream '{stream_name}' is not in the graph; streams the graph knows: {known}.")
+        spec = find_stream_spec(self.session, self.graph, stream_name)
         if self.type_nwb and spec.type_nwb != self.type_nwb:
             raise GraphError(
                 f"stream '{stream_name}' has type_nwb {spec.type_nwb!r}; {type(self).__name__} converts "
                 f"{self.type_nwb} streams."
-            )
-        if stream_name not in set(self.session.source.stream_names()):
-            raise GraphError(
-                f"stream '{stream_name}' is defined in the graph but absent from {self.session.location.description} "
-                "(flushed before saving?)."
             )
         return spec
 
@@ -289,6 +281,7 @@ class BrandStreamInterface(JsonZarrReferencesMixin, BaseTemporalAlignmentInterfa
             buffer_gb=buffer_gb,
             display_progress=display_progress,
         )
-        rate = entry_rate(self.entry_times.seconds, self.spec.rate)
-        times = sample_times(entry_seconds, key.samp, rate * key.samp if rate else None)
+        times = sample_times(
+            entry_seconds, key.samp, sample_rate(self.entry_times.seconds, self.spec.rate, key.samp)
+        )
         return dict(data=data, **series_timing(times))

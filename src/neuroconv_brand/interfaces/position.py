@@ -95,7 +95,7 @@ class BrandPositionInterface(BrandStreamInterface):
     @property
     def numeric_keys(self) -> dict[str, KeySpec]:
         """The exported keys that hold numbers (text keys cannot be SpatialSeries data)."""
-        return {name: key for name, key in self.spec.exported_keys.items() if not key.is_text}
+        return self.spec.exported_numeric_keys
 
     def _series_metadata(self, key: KeySpec) -> dict:
         where = f"stream '{self.spec.name}', key '{key.name}'"

@@ -15,10 +15,10 @@ from pynwb.misc import Units
 
 from ..errors import GraphError
 from ..graph.stream_specs import KeySpec
-from ..mechanisms.crossings import crossings_key
+from ..mechanisms.crossings import crossing_times, crossings_key
 from ..participant.electrode_map import ChannelElectrodes, map_channels_to_electrodes
 from ..reading.stream_spool import session_spool
-from ..timing.clocks import entry_rate
+from ..timing.clocks import sample_rate
 from .base import STUB_ENTRIES, BrandStreamInterface
 from .iterators import SpooledColumnIterator
 
@@ -121,8 +121,7 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
     @property
     def sample_rate(self) -> float | None:
         """Crossing samples per second (entry rate x samples per entry), None for fewer than 2 entries."""
-        rate = entry_rate(self.entry_times.seconds, self.spec.rate)
-        return rate * self.crossings.samp if rate else None
+        return sample_rate(self.entry_times.seconds, self.spec.rate, self.crossings.samp)
 
     def read_spike_times(self, stub_test: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Spike times of every channel: a flat float64 array grouped by channel, and the count per channel.
@@ -133,7 +132,7 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
         entry_seconds = self.get_timestamps()
         limit = min(len(entry_seconds), STUB_ENTRIES) if stub_test else len(entry_seconds)
         samp, n_channels = self.crossings.samp, self.crossings.chan
-        step = 1.0 / self.sample_rate if samp > 1 and self.sample_rate else 0.0
+        rate = self.sample_rate
         spooled = self.stream_pass.keys[self.crossings.name]
         block_entries = max(1, SPIKE_BLOCK_BYTES // max(self.crossings.entry_nbytes, 1))
         blocks = [(first, min(block_entries, limit - first)) for first in range(0, limit, block_entries)]
@@ -155,7 +154,7 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
             per_channel = np.bincount(channel, minlength=n_channels)
             run_start = np.cumsum(per_channel) - per_channel
             positions = filled[channel] + np.arange(len(channel)) - run_start[channel]
-            spike_times[positions] = entry_seconds[first + entry] + sample * step
+            spike_times[positions] = crossing_times(entry_seconds, first + entry, sample, rate)
             filled += per_channel
         return spike_times, counts
 

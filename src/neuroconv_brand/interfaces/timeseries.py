@@ -53,7 +53,7 @@ class BrandTimeSeriesInterface(BrandStreamInterface):
     @property
     def numeric_keys(self) -> dict[str, KeySpec]:
         """The exported keys that hold numbers (text keys cannot be TimeSeries data)."""
-        return {name: key for name, key in self.spec.exported_keys.items() if not key.is_text}
+        return self.spec.exported_numeric_keys
 
     def get_metadata(self) -> DeepDict:
         """Per-key ``TimeSeries`` metadata (name, description, unit, comments), editable before writing."""

@@ -195,6 +195,12 @@ def _from_stream_order(
             f"usable neural_ch_range, and the graph's crossing streams {listing} hold {total} channels, not the "
             f"{n_electrodes} electrodes of the participant's implants; {hint}."
         )
+    if stream not in names:
+        raise GraphError(
+            f"cannot tell which electrodes stream '{stream}' covers: its node gives no usable neural_ch_range, and "
+            f"it is not a SpikeTimes stream, so the graph's crossing streams ({listing or 'none'}) do not place it; "
+            f"{hint}."
+        )
     index = names.index(stream)
     first = sum(widths[:index])
     rule = "the only crossing stream" if len(streams) == 1 else f"stream order: {listing}"

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BrandError
+from ..errors import BrandError, GraphError
 from ..graph.stream_specs import KeySpec, StreamSpec
 from ..interruption import deferred_interrupts
-from ..mechanisms.crossings import named_crossings, nwb_blocks
+from ..mechanisms.crossings import crossings_key
 from ..sources.session import BrandSession
 from .decoding import OnBadEntry
 from .disk_space import NO_SPACE_ERRNOS
@@ -269,10 +269,9 @@ def session_spool(session: BrandSession) -> SessionSpool:
 
 def numeric_keys(spec: StreamSpec) -> dict[str, KeySpec]:
     """What a pass spools: the exported keys that hold numbers, and a SpikeTimes stream's crossings key."""
-    names = [name for name, key in spec.exported_keys.items() if not key.is_text]
-    for _, named in named_crossings(nwb_blocks(spec)):
-        if str(named) in spec.keys and not spec.keys[str(named)].is_text:
-            names.append(str(named))
+    names = list(spec.exported_numeric_keys)
+    with contextlib.suppress(GraphError):  # no valid crossings key: the interface reports it, not the spool
+        names.append(crossings_key(spec).name)
     return {name: spec.keys[name] for name in dict.fromkeys(names)}
 
 

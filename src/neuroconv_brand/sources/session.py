@@ -18,7 +18,8 @@ from typing import Literal
 
 import redis
 
-from ..errors import NoSupergraphError, RdbFileError, SourceError
+from ..errors import GraphError, NoSupergraphError, RdbFileError, SourceError
+from ..graph.stream_specs import StreamSpec
 from ..graph.supergraph import Graph
 from .base import StreamSource
 from .context import SessionContext
@@ -309,3 +310,21 @@ def open_session_graph(
     session = BrandSession.open(file_path, redis_server_path=redis_server_path)
     weakref.finalize(owner, session.close)
     return session, session.graph(brand_base_dir=brand_base_dir, derivative=derivative)
+
+
+def find_stream_spec(session: BrandSession, graph: Graph, stream_name: str) -> StreamSpec:
+    """The graph's spec of ``stream_name``, checked to be present in ``session``'s source.
+
+    Raises
+    ------
+    GraphError
+        When the graph does not define the stream (listing the streams it knows), or the source does not hold
+        it (a stream flushed before the ``.rdb`` was saved).
+    """
+    spec = graph.get_stream(stream_name)
+    if stream_name not in set(session.source.stream_names()):
+        raise GraphError(
+            f"stream '{stream_name}' is defined in the graph but absent from {session.location.description} "
+            "(flushed before saving?)."
+        )
+    return spec

@@ -242,6 +242,15 @@ def entry_rate(times: np.ndarray, declared: float | None) -> float | None:
     return 1.0 / spacing if spacing > 0 else None
 
 
+def sample_rate(times: np.ndarray, declared: float | None, samples_per_entry: int) -> float | None:
+    """Samples per second of entries holding ``samples_per_entry`` samples each: the entry rate x samples per entry.
+
+    None when the entry rate is unknown (see :func:`entry_rate`).
+    """
+    rate = entry_rate(times, declared)
+    return rate * samples_per_entry if rate else None
+
+
 def sample_times(entry_seconds: np.ndarray, samples_per_entry: int, sample_rate: float | None) -> np.ndarray:
     """Times of every sample when an entry holds ``samples_per_entry`` samples (the entry time stamps the first).
 
