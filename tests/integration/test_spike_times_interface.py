@@ -245,7 +245,8 @@ def test_entries_with_several_samples_get_per_sample_times(redis_client, tmp_pat
     }
     redis_client.xadd("supergraph_stream", {"data": json.dumps(model)}, id="1700000000000-0")
     values = np.zeros((4, 5, 3), dtype=np.int8)
-    values[0, 0, 0] = values[1, 3, 0] = values[2, 4, 2] = values[3, 1, 1] = 1
+    values[0, 0, 0] = values[1, 3, 0] = 1
+    values[2, 4, 2], values[3, 1, 1] = -1, 3  # any non-zero value is one spike (exportNWB's rule), in both
     for index in range(4):
         redis_client.xadd(
             "xings",

@@ -1,7 +1,7 @@
 """Threshold crossings of a BRAND stream (``thresh_cross``) as a SpikeInterface sorting, one unit per channel.
 
-Each non-zero value of the crossings key is a spike of that channel's unit (a count above 1, as in binned
-streams, gives that many spikes at the same time), at the time the spike-times interface gives it: the entry's
+Each non-zero value of the crossings key is one spike of that channel's unit (as in the units table a conversion
+writes, and in exportNWB: a count above 1 is still one spike), at the time the spike-times interface gives it: the entry's
 time, plus ``k / (entry rate * samp)`` for sample ``k`` of an entry holding ``samp`` samples
 (:func:`~neuroconv_brand.mechanisms.crossings.crossing_times`). Spike frames count sample periods from the first
 entry, so spike times have the sample resolution (1 ms for BRAND's 1 kHz one-sample streams).
@@ -115,7 +115,7 @@ class BrandSortingExtractor(BaseSorting):
     def _read_crossings(
         self, on_bad_entry: OnBadEntry, clock: Clock
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, EntryBatch]:
-        """Entry, sample and channel of every spike (repeated by its count), and the stream's timeline."""
+        """Entry, sample and channel of every spike (every non-zero value), and the stream's timeline."""
         reader = StreamReader(
             self.session.source,
             self.spec,
@@ -127,10 +127,7 @@ class BrandSortingExtractor(BaseSorting):
         spikes, timeline_parts = [], []
         offset = 0
         for batch in reader.iter_batches():
-            counts = batch.data[self.key.name]  # (entries, samp, chan)
-            where = np.nonzero(counts)
-            repeat = np.abs(counts[where]).astype(np.int64)
-            entry, sample, channel = (np.repeat(index, repeat) for index in where)
+            entry, sample, channel = np.nonzero(batch.data[self.key.name])  # (entries, samp, chan)
             spikes.append((entry + offset, sample, channel))
             timeline_parts.append(EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns))
             offset += len(batch)
