@@ -189,3 +189,22 @@ def test_unknown_interface_name_is_an_attribute_error():
     message = "module 'neuroconv_brand.interfaces' has no attribute 'BrandRecordingInterfaces'"
     with pytest.raises(AttributeError, match=re.escape(message)):
         interfaces.BrandRecordingInterfaces  # noqa: B018
+
+
+def test_the_command_collects_its_garbage_then_freezes_the_rest_at_exit(clean_session, tmp_path):
+    # The probe is registered before main runs, so it runs after main's exit hook (atexit: last in, first out).
+    spool, output = tmp_path / "spool", tmp_path / "exit.nwb"
+    spool.mkdir()
+    arguments = ["convert", str(clean_session.rdb_path), "-o", str(output), "--spool-dir", str(spool)]
+    report = run_python(
+        "import atexit, gc, json, os\n"
+        "from neuroconv_brand.cli.main import main\n"
+        "def probe():\n"
+        f"    print(json.dumps({{'frozen': gc.get_freeze_count(), 'garbage': gc.collect(), 'spool': os.listdir({str(spool)!r})}}))\n"
+        "atexit.register(probe)\n"
+        f"assert main({arguments!r}) == 0 and gc.get_freeze_count() == 0\n"
+    )
+    assert report["garbage"] == 0  # everything the command dropped was collected (and finalized) first
+    assert report["frozen"] > 10_000  # the libraries' objects, which the shutdown then leaves alone
+    assert report["spool"] == []
+    assert len(read_nwb(output).trials) == len(clean_session.truth.trials)
