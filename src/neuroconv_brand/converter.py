@@ -15,6 +15,7 @@ from neuroconv.utils import get_json_schema_from_method_signature
 from pynwb import NWBFile
 
 from .errors import ConfigurationError, GraphError, MetadataFileError
+from .graph.acquisition import find_recording_streams
 from .interfaces.alignment import (
     earlier_start,
     earliest_time,
@@ -24,8 +25,7 @@ from .interfaces.alignment import (
 )
 from .interfaces.flat_options import expand_flat_options, flat_options_schema
 from .interfaces.participant import BrandParticipantInterface
-from .interfaces.recording import BrandRecordingInterface, find_recording_streams
-from .interfaces.registry import interface_class_for
+from .interfaces.registry import interface_class_for, recording_interface_class
 from .interfaces.stream_timestamps import BrandStreamTimestampsInterface
 from .nwb.backend_edits import apply_dataset_edits
 from .nwb.compression_presets import apply_compression_preset, parse_compression
@@ -154,8 +154,8 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
             )
             if participant is not None:  # first: the electrodes table must exist before units link to it
                 self.data_interface_objects["Participant"] = participant
-            for name in recording_streams:
-                self.data_interface_objects[name] = BrandRecordingInterface(stream_name=name, **common)
+            for name in recording_streams:  # SpikeInterface is imported only here, for raw streams
+                self.data_interface_objects[name] = recording_interface_class()(stream_name=name, **common)
             for name in selected:
                 interface_class = interface_class_for(graph.streams[name].type_nwb)
                 if interface_class is None:

@@ -182,6 +182,29 @@ def test_flat_stub_test_applies_to_every_stream_and_per_stream_options_win(clean
     assert len(nwbfile.electrodes) == 128  # the participant accepts stub_test and writes every electrode
 
 
+def test_accepted_options_are_the_schema_and_a_copy_and_per_instance_schemas_are_asked_each_time(
+    clean_session,
+):
+    from neuroconv_brand.interfaces.flat_options import accepted_options
+
+    interface = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp"]).data_interface_objects[
+        "sbp"
+    ]
+    options = accepted_options(interface)
+    assert options == interface.get_conversion_options_schema()["properties"]
+    assert (options["stub_test"]["type"], options["stub_test"]["default"]) == ("boolean", False)
+    options["stub_test"]["type"] = "changed"  # the caller's copy: the next caller sees the schema
+    assert accepted_options(interface)["stub_test"]["type"] == "boolean"
+
+    class PerInstance(type(interface)):  # a schema computed per instance is never shared between instances
+        def get_conversion_options_schema(self) -> dict:
+            return {"properties": {f"option_{id(self)}": {"type": "boolean"}}}
+
+    first, second = object.__new__(PerInstance), object.__new__(PerInstance)
+    assert list(accepted_options(first)) == [f"option_{id(first)}"]
+    assert list(accepted_options(second)) == [f"option_{id(second)}"]
+
+
 def test_flat_option_no_interface_takes_is_a_clear_error(clean_session, tmp_path):
     from neuroconv_brand.errors import ConfigurationError
 

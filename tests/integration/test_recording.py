@@ -38,8 +38,9 @@ from neuroconv_brand.extractors.recording_extractor import (
     gain_from_unit,
 )
 from neuroconv_brand.extractors.sorting_extractor import BrandSortingExtractor
+from neuroconv_brand.graph.acquisition import find_recording_streams
 from neuroconv_brand.interfaces.participant import BrandParticipantInterface
-from neuroconv_brand.interfaces.recording import BrandRecordingInterface, find_recording_streams
+from neuroconv_brand.interfaces.recording import BrandRecordingInterface
 from neuroconv_brand.interfaces.spike_times import BrandSpikeTimesInterface
 from neuroconv_brand.sources.entry_ids import EntryId, parse_entry_ids
 from neuroconv_brand.sources.rdb import primitives

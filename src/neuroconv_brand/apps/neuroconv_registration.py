@@ -54,6 +54,25 @@ def brand_classes() -> dict[str, type]:
     return {cls.__name__: cls for cls in sorted(concrete, key=lambda cls: cls.__name__)}
 
 
+def brand_class(name: str) -> type:
+    """The class of :data:`REGISTERED_NAMES` called ``name``, importing only what that class needs.
+
+    ``BrandRecordingInterface`` loads SpikeInterface; the others do not, so naming them costs no raw-data stack.
+
+    Raises
+    ------
+    AttributeError
+        When ``name`` is not one of :data:`REGISTERED_NAMES`.
+    """
+    from .. import interfaces
+
+    if name == "BrandConverter":
+        from ..converter import BrandConverter
+
+        return BrandConverter
+    return getattr(interfaces, name)
+
+
 def _same_class(first: type, second: type) -> bool:
     # A reloaded module makes a new class object with the same identity; treat it as the same registration.
     return first is second or (first.__module__, first.__qualname__) == (

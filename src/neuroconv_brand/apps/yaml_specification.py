@@ -24,7 +24,7 @@ from neuroconv import BaseDataInterface, NWBConverter
 from ..errors import BrandError
 from ..nwb.input_protection import OutputIsInputError, check_output_is_not_input, same_file
 from ..schemas_io import json_compatible, validate_document
-from .neuroconv_registration import brand_classes
+from .neuroconv_registration import REGISTERED_NAMES, brand_class, brand_classes
 
 SCHEMA_NAME = "yaml_specification"
 #: Packages whose classes a specification may name as ``package.module:Class`` without being allowed explicitly.
@@ -205,6 +205,10 @@ def resolve_interface(reference: str, allowed_modules: Sequence[str] = ()) -> ty
                 f"'{reference}': module '{module_name}' has no '{class_name}'. Fix: use one of its classes"
                 f"{_suggestions(class_name, names)}"
             )
+    elif (
+        reference in REGISTERED_NAMES
+    ):  # ours win over NeuroConv's; looked up alone, NeuroConv's stay unloaded
+        cls = brand_class(reference)
     else:
         known = {**_neuroconv_classes(), **brand_classes()}
         cls = known.get(reference)

@@ -122,6 +122,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
     from ..apps.dandi_subject import dandi_subject_note
     from ..converter import BrandConverter
+    from ..interfaces.flat_options import accepted_options
     from ..nwb.gzip_chunks import WRITE_THREADS_VARIABLE
     from ..reading.stream_spool import READ_WORKERS_VARIABLE, SPOOL_DIR_VARIABLE
     from ..sources.session import BrandSession
@@ -181,7 +182,7 @@ def run_convert(args: argparse.Namespace) -> int:
         subject_note = dandi_subject_note(metadata)
         options = {}
         for name, interface in converter.data_interface_objects.items():
-            accepted = interface.get_conversion_options_schema().get("properties", {})
+            accepted = accepted_options(interface)
             chosen = {"stub_test": args.stub, "display_progress": args.progress}
             options[name] = {key: True for key, wanted in chosen.items() if wanted and key in accepted}
         dataset_settings = load_dict_from_file(args.backend_config) if args.backend_config else None

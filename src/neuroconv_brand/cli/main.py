@@ -16,6 +16,7 @@ is wrong (unknown option, missing argument, a path that does not exist), 130 int
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import os
 import sys
@@ -79,13 +80,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     SIGINT and SIGTERM stop a running command with exit code 130 (:mod:`neuroconv_brand.interruption`). After a
     full output disk the process exits at once with code 1 (see ``_exit_after_full_disk``): the HDF5 library would
-    crash while shutting down.
+    crash while shutting down. At exit, the command's garbage is collected and the rest frozen
+    (``_collect_then_freeze``), so the shutdown does not walk every object of the libraries it imported.
 
     Parameters
     ----------
     argv : sequence of str, optional
         Arguments without the program name; ``sys.argv[1:]`` by default.
     """
+    atexit.unregister(_collect_then_freeze)  # registered once, however often main runs in one process
+    atexit.register(_collect_then_freeze)
     # From the first moment: a Ctrl-C while the command is still starting is an interrupt like any other.
     try:
         with stop_on_signals():
@@ -127,6 +131,18 @@ def _run(argv: Sequence[str] | None) -> int:
         )
         return EXIT_FAILURE
     return _exit_after_full_disk()
+
+
+def _collect_then_freeze() -> None:
+    """At exit: collect the garbage the command left (its finalizers run as before), then freeze what remains.
+
+    What remains is mostly the modules of NeuroConv, pynwb, hdmf, h5py, pandas, ...; the interpreter's shutdown
+    would otherwise walk all of it in repeated cycle collections (about 0.2 s after a conversion, measured with a
+    timestamp written after ``main`` returned against the process's end). Frozen objects are freed by reference
+    counting as the modules are torn down; only cycles among them are left to the operating system.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _exit_after_full_disk() -> int:

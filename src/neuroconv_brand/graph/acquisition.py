@@ -17,3 +17,16 @@ def is_acquisition_stream(graph: Graph, spec: StreamSpec) -> bool:
     outputs = node.get("redis_outputs")
     yaml_stream = outputs.get(spec.name) if isinstance(outputs, dict) else None
     return node.get("name") in ACQUISITION_NODES or yaml_stream in ACQUISITION_YAML_STREAMS
+
+
+def find_recording_streams(graph: Graph, present: set[str] | None = None) -> list[str]:
+    """Streams of raw broadband data (written by an acquisition node) that ``BrandRecordingInterface`` converts.
+
+    BRAND leaves them out of NWB (``enable_nwb: False``); a converter adds them when the user asks for raw data.
+    ``present``: the streams that have data in the source (default: every stream of the graph).
+    """
+    return [
+        name
+        for name, spec in graph.streams.items()
+        if (present is None or name in present) and is_acquisition_stream(graph, spec)
+    ]

@@ -7,16 +7,26 @@ those into per-interface options (a value given for one interface wins over the 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 from neuroconv import BaseDataInterface
 
 from ..errors import ConfigurationError
 
+#: Options of the interface classes whose schema comes from ``add_to_nwbfile``'s signature alone (NeuroConv's
+#: default): the same for every instance, and a few milliseconds to derive, several times per conversion.
+_OPTIONS_OF_CLASS: dict[type, dict[str, dict]] = {}
+
 
 def accepted_options(interface: BaseDataInterface) -> dict[str, dict]:
-    """The options ``interface.add_to_nwbfile`` takes, with their JSON schemas."""
-    return dict(interface.get_conversion_options_schema().get("properties", {}))
+    """The options ``interface.add_to_nwbfile`` takes, with their JSON schemas (a copy the caller may change)."""
+    cls = type(interface)
+    if cls.get_conversion_options_schema is not BaseDataInterface.get_conversion_options_schema:
+        return dict(interface.get_conversion_options_schema().get("properties", {}))  # may vary per instance
+    if cls not in _OPTIONS_OF_CLASS:
+        _OPTIONS_OF_CLASS[cls] = interface.get_conversion_options_schema().get("properties", {})
+    return copy.deepcopy(_OPTIONS_OF_CLASS[cls])
 
 
 def flat_options_schema(interfaces: Mapping[str, BaseDataInterface]) -> dict[str, dict]:

@@ -21,7 +21,6 @@ from spikeinterface.core import BaseRecording
 
 from ..extractors.recording_extractor import BrandRecordingExtractor, RecordingConfigurationError
 from ..graph.acquisition import is_acquisition_stream
-from ..graph.supergraph import Graph
 from ..nwb.zarr_references import JsonZarrReferencesMixin
 from ..timing.clocks import session_start_datetime
 from .series_comments import series_comments
@@ -32,19 +31,6 @@ ParentContainer = Literal["auto", "acquisition", "processing/FilteredEphys", "pr
 DEFAULT_ITERATOR_OPTIONS = {"buffer_gb": 0.25}
 #: Gaps listed one by one in the series' comments (the rest are counted).
 _MAX_LISTED_GAPS = 100
-
-
-def find_recording_streams(graph: Graph, present: set[str] | None = None) -> list[str]:
-    """Streams of raw broadband data (written by an acquisition node) that :class:`BrandRecordingInterface` converts.
-
-    BRAND leaves them out of NWB (``enable_nwb: False``); a converter adds them when the user asks for raw data.
-    ``present``: the streams that have data in the source (default: every stream of the graph).
-    """
-    return [
-        name
-        for name, spec in graph.streams.items()
-        if (present is None or name in present) and is_acquisition_stream(graph, spec)
-    ]
 
 
 def link_to_electrodes(
