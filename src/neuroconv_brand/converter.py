@@ -15,7 +15,7 @@ from neuroconv.utils import get_json_schema_from_method_signature
 from pynwb import NWBFile
 
 from .errors import ConfigurationError, GraphError, MetadataFileError
-from .graph.acquisition import find_recording_streams
+from .graph.acquisition import chosen_recording_streams
 from .interfaces.alignment import (
     earlier_start,
     earliest_time,
@@ -142,9 +142,7 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
                 self._read_files["the .rdb source"] = Path(session.location.target)
             present = set(session.source.stream_names())
             if recording_streams is None:
-                raw = find_recording_streams(graph, present)
-                # A raw stream is an ElectricalSeries however it is chosen: include_raw, or named in streams.
-                recording_streams = raw if include_raw else [name for name in streams or [] if name in raw]
+                recording_streams = chosen_recording_streams(graph, present, streams, include_raw)
             selected = [
                 n for n in self._select_streams(graph, present, streams) if n not in recording_streams
             ]

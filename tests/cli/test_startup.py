@@ -166,6 +166,39 @@ def test_a_raw_stream_loads_the_raw_data_stack_and_converts(tmp_path):
     assert_raw_series(output, truth)
 
 
+def test_convert_reads_a_raw_stream_once_importing_neuroconv_while_the_workers_decode(tmp_path):
+    truth = save_session_rdb(SessionConfig(duration_s=1.0, raw=True, seed=7), tmp_path / "raw.rdb", tmp_path)
+    output = tmp_path / "raw.nwb"
+    arguments = [
+        "convert",
+        str(tmp_path / "raw.rdb"),
+        "-o",
+        str(output),
+        "--include-raw",
+        "--read-workers",
+        "2",
+    ]
+    report = run_python(
+        "import contextlib, io, json, sys\n"
+        "from neuroconv_brand.extractors import recording_index\n"
+        "passes, original = [], recording_index.forked_map\n"
+        "def probe(session, function, jobs, workers):\n"
+        "    before = 'pynwb' in sys.modules\n"
+        "    results = original(session, function, jobs, workers)\n"
+        "    passes.append([jobs[0][0].spec.name, before, 'pynwb' in sys.modules])\n"
+        "    return results\n"
+        "recording_index.forked_map = probe\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    code = __import__('neuroconv_brand.cli.main').cli.main.main({arguments!r})\n"
+        "print(json.dumps({'code': code, 'passes': passes}))"
+    )
+    assert report["code"] == 0
+    # One pass over the raw stream (the converter's interface reuses its index), with NeuroConv and pynwb
+    # imported by this process while the forked workers read.
+    assert report["passes"] == [["nsp_neural", False, True]]
+    assert_raw_series(output, truth)
+
+
 def test_the_recording_interface_loads_on_first_use():
     statement = (
         "(lambda nb, interfaces, spec: (sorted(n for n in sys.modules if n.startswith('spikeinterface')), "

@@ -118,12 +118,7 @@ def run_convert(args: argparse.Namespace) -> int:
     import time
     import warnings
 
-    from neuroconv.utils import dict_deep_update, load_dict_from_file
-
-    from ..apps.dandi_subject import dandi_subject_note
-    from ..converter import BrandConverter
-    from ..interfaces.flat_options import accepted_options
-    from ..nwb.gzip_chunks import WRITE_THREADS_VARIABLE
+    from ..nwb.write_threads import WRITE_THREADS_VARIABLE
     from ..reading.stream_spool import READ_WORKERS_VARIABLE, SPOOL_DIR_VARIABLE
     from ..sources.session import BrandSession
 
@@ -166,6 +161,13 @@ def run_convert(args: argparse.Namespace) -> int:
     with session, warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # NeuroConv's once-per-process metadata-format notice
         warnings.filterwarnings("ignore", message=".*compression may not be available")  # the user chose it
+        raw_passes = _start_raw_passes(session, source, args, streams, base_dir, server)
+        from neuroconv.utils import dict_deep_update, load_dict_from_file
+
+        from ..apps.dandi_subject import dandi_subject_note
+        from ..converter import BrandConverter
+        from ..interfaces.flat_options import accepted_options
+
         converter = BrandConverter(
             file_path=source,
             participant_file=args.participant,
@@ -201,6 +203,7 @@ def run_convert(args: argparse.Namespace) -> int:
                 f"--backend-config {args.backend_config}: " if "backend configuration" in str(error) else ""
             )
             raise UsageError(f"{given}{error}") from None
+    del raw_passes
     written = [name for name in converter.data_interface_objects if not name.endswith("_ts")]
     size_mb = _path_size(args.output) / 1e6
     print(f"wrote {args.output} ({size_mb:.1f} MB, {args.backend}) in {time.perf_counter() - started:.1f} s")
@@ -212,6 +215,36 @@ def run_convert(args: argparse.Namespace) -> int:
     if args.inspect:
         return _inspect_output(args.output)
     return EXIT_OK
+
+
+def _start_raw_passes(session, source: str, args: argparse.Namespace, streams, base_dir, server) -> list:
+    """Read the raw streams the conversion will write before NeuroConv is imported, importing it meanwhile.
+
+    The pass over a raw stream (:mod:`~neuroconv_brand.extractors.recording_index`) runs in forked workers; this
+    process imports NeuroConv and pynwb (about a second) while they decode, instead of before. The converter's
+    recording interfaces, built with the same settings, find the pass's index in the session. Returns the
+    extractors, which keep it until the conversion is written.
+    """
+    from ..graph.acquisition import chosen_recording_streams
+
+    graph = session.graph(brand_base_dir=base_dir)
+    present = set(session.source.stream_names())
+    raw_streams = chosen_recording_streams(graph, present, streams, args.include_raw)
+    if not raw_streams:
+        return []
+    from ..extractors.recording_extractor import BrandRecordingExtractor
+
+    session.context.while_reading.append(_import_conversion_modules)
+    return [
+        BrandRecordingExtractor(
+            source, name, clock=args.clock, brand_base_dir=base_dir, redis_server_path=server
+        )
+        for name in raw_streams
+    ]
+
+
+def _import_conversion_modules() -> None:
+    import neuroconv_brand.converter  # noqa: F401  (NeuroConv, pynwb, hdmf)
 
 
 def _inspect_output(path: Path) -> int:

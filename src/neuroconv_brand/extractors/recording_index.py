@@ -400,11 +400,47 @@ def index_stream(
     workers : int
         Processes that read the stream's id ranges (1: this process).
 
+    Returns
+    -------
+    RecordingIndex
+        The index; the session keeps it, so the same stream read again with the same settings (another extractor,
+        or the one a converter builds after ``neuroconv-brand convert`` started the pass) is not read twice.
+
     Raises
     ------
     GraphError
         The stream has no entries.
     """
+    cache_key = (
+        id(graph),
+        raw.spec.name,
+        raw.key.name,
+        None if raw.timestamps is None else raw.timestamps.name,
+        raw.on_bad_entry,
+        raw.clock,
+        raw.step,
+        raw.with_times,
+        float(sampling_frequency),
+        float(tick_rate),
+        start_ms,
+    )
+    cached = session.context.raw_indexes.get(cache_key)
+    if cached is None:
+        cached = session.context.raw_indexes[cache_key] = _index_stream(
+            session, graph, raw, sampling_frequency, tick_rate, start_ms, workers
+        )
+    return cached
+
+
+def _index_stream(
+    session: BrandSession,
+    graph: Graph,
+    raw: RawStream,
+    sampling_frequency: float,
+    tick_rate: float,
+    start_ms: int,
+    workers: int,
+) -> RecordingIndex:
     passes = _read_stream(session, raw, workers)
     spooled = SpooledParts([result.samples for result in passes])
     spooled.detach()  # the files live as long as the extractor that reads them
@@ -433,7 +469,7 @@ def index_stream(
         warnings.warn(
             f"stream '{raw.spec.name}': {entry_times.fallback_entries} entries lack the {raw.clock} clock's field; "
             "they are stamped with their Redis entry-id time.",
-            stacklevel=4,
+            stacklevel=5,
         )
     runs, gaps, times = _runs_by_entry_clock(
         entry_times.seconds, timeline.ids, sampling_frequency, samp, raw.with_times

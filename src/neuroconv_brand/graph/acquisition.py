@@ -30,3 +30,14 @@ def find_recording_streams(graph: Graph, present: set[str] | None = None) -> lis
         for name, spec in graph.streams.items()
         if (present is None or name in present) and is_acquisition_stream(graph, spec)
     ]
+
+
+def chosen_recording_streams(
+    graph: Graph, present: set[str], streams: list[str] | None, include_raw: bool
+) -> list[str]:
+    """The raw streams a conversion writes as ElectricalSeries: every one with ``include_raw``, else those named.
+
+    A raw stream is an ElectricalSeries however it is chosen (``include_raw``, or named in ``streams``).
+    """
+    raw = find_recording_streams(graph, present)
+    return raw if include_raw else [name for name in streams or [] if name in raw]

@@ -21,9 +21,10 @@ Typical use::
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from neuroconv.tools.nwb_helpers import HDF5BackendConfiguration, ZarrBackendConfiguration
+if TYPE_CHECKING:  # parsing a preset (the command line's --compression) needs no NeuroConv
+    from neuroconv.tools.nwb_helpers import HDF5BackendConfiguration, ZarrBackendConfiguration
 
 CompressionPreset = Literal["default", "fast", "none"]
 BloscCodec = Literal["lz4", "zstd"]

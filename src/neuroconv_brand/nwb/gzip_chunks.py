@@ -18,7 +18,6 @@ Typical use (what :func:`~neuroconv_brand.nwb.output_files.write_nwbfile` does):
 from __future__ import annotations
 
 import itertools
-import os
 import zlib
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -29,26 +28,14 @@ import numpy as np
 from hdmf.data_utils import AbstractDataChunkIterator, DataChunk
 
 from ..interruption import check_interrupted
+from .write_threads import write_threads
 
-#: Environment variable that sets the threads compressing gzip chunks (``--write-threads``).
-WRITE_THREADS_VARIABLE = "NEUROCONV_BRAND_WRITE_THREADS"
 #: Compressed chunks in flight per thread (bounds memory: each holds at most one chunk and its compressed bytes).
 CHUNKS_IN_FLIGHT_PER_THREAD = 2
 #: HDF5's identifier of the deflate (gzip) filter.
 DEFLATE_FILTER_ID = 1
 #: dtype kinds whose chunks are compressed here (strings and objects go through h5py).
 _NUMBER_KINDS = frozenset("biufc")
-
-
-def write_threads() -> int:
-    """Threads compressing gzip chunks: ``$NEUROCONV_BRAND_WRITE_THREADS``, else the usable CPUs."""
-    configured = os.environ.get(WRITE_THREADS_VARIABLE, "").strip()
-    if configured:
-        try:
-            return max(1, int(configured))
-        except ValueError:
-            raise ValueError(f"{WRITE_THREADS_VARIABLE} must be a whole number, not {configured!r}") from None
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 class DeferredChunks(AbstractDataChunkIterator):

@@ -178,7 +178,7 @@ def write_nwbfile(
         The files the conversion read, by description: the target may not be one of them.
     write_threads : int, optional
         Threads compressing the chunks of gzip-only datasets (HDF5); default
-        :func:`~neuroconv_brand.nwb.gzip_chunks.write_threads` (``$NEUROCONV_BRAND_WRITE_THREADS``, else the CPUs).
+        :func:`~neuroconv_brand.nwb.write_threads.write_threads` (``$NEUROCONV_BRAND_WRITE_THREADS``, else the CPUs).
     """
     from neuroconv.tools.nwb_helpers import configure_backend, get_default_backend_configuration
 

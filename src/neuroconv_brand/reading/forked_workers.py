@@ -44,7 +44,8 @@ def forked_map(
     Returns None, having run nothing, where fewer than two workers or jobs are asked for or forking is unsafe
     (see :func:`can_fork`); the caller then does the work in this process. Jobs and results travel pickled. A
     job that raises gives None: the caller does it again in this process, which raises the error with its own
-    type and message.
+    type and message. Once the workers run, this process does the work queued in the session's
+    ``context.while_reading`` (after forking, so the workers do not inherit it).
     """
     workers = min(workers, len(jobs))
     if workers < 2 or not can_fork():
@@ -56,7 +57,11 @@ def forked_map(
     try:
         results: list = [None] * len(jobs)
         with multiprocessing.get_context("fork").Pool(workers, initializer=_stop_with_parent) as pool:
-            for number, result in pool.imap_unordered(_run_job, enumerate(jobs)):
+            finished = pool.imap_unordered(_run_job, enumerate(jobs))
+            queued = session.context.while_reading
+            while queued:
+                queued.pop(0)()
+            for number, result in finished:
                 results[number] = result
         return results
     finally:

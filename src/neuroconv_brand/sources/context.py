@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,12 +35,21 @@ class SessionContext:
         The session-wide fit of each clock, by ``(id(graph), start_ms, clock, label, on_bad_entry)``.
     spool : Closable or None
         The session's stream spool, closed with the context.
+    raw_indexes : dict
+        The index of each raw stream read so far (:mod:`neuroconv_brand.extractors.recording_index`), by what
+        was read and how: a second extractor of the same stream with the same settings reuses it.
+    while_reading : list of callable
+        Work this process may do while forked workers read for it (each called once, by the next
+        :func:`~neuroconv_brand.reading.forked_workers.forked_map`); the ``convert`` command imports NeuroConv
+        there while a raw stream is read.
     """
 
     graphs: dict[tuple, Graph] = field(default_factory=dict)
     start_ms: dict[int, int] = field(default_factory=dict)
     clock_fits: dict[tuple, Any] = field(default_factory=dict)
     spool: Closable | None = None
+    raw_indexes: dict[tuple, Any] = field(default_factory=dict)
+    while_reading: list[Callable[[], object]] = field(default_factory=list)
 
     def close(self) -> None:
         """Close the spool and forget everything (called when the session's last user closes it)."""
@@ -47,5 +57,7 @@ class SessionContext:
         self.graphs.clear()
         self.start_ms.clear()
         self.clock_fits.clear()
+        self.raw_indexes.clear()
+        self.while_reading.clear()
         if spool is not None:
             spool.close()
