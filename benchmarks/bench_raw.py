@@ -22,6 +22,9 @@ redis-server 7.0 on a unix socket that loaded it):
 - ``brand``: ``BrandRecordingInterface(...).create_nwbfile()`` + NeuroConv's default backend configuration +
   ``apply_compression_preset`` + ``write_nwbfile``, with ``NEUROCONV_BRAND_READ_WORKERS`` (and
   ``NEUROCONV_BRAND_WRITE_THREADS``, unless already set in the environment) equal to ``--workers``.
+- ``cli`` (with ``--cli``): what a user types, ``neuroconv-brand convert SESSION --stream nsp_neural
+  --compression PRESET -o OUT.nwb``, timed from the shell (interpreter start, imports and exit included), with the
+  same worker settings. Its "RSS MB" and "workers MB" are the largest process of the command (itself or a worker).
 
 MB/s counts raw samples (int16, 15.36 MB per second of recording). "compr" is samples / file bytes. "x floor"
 is the wall time over floor (a)'s, "x gzip" (gzip preset only) over floor (b)'s. Peak RSS is the case process's
@@ -193,13 +196,37 @@ def run_case(case: str, preset: str, source: str, shapes: str) -> dict:
         start = time.perf_counter()
         if case == "floor":
             result = run_floor(source, preset, output, (chunk_rows, chunk_channels), buffer_rows)
+        elif case == "cli":
+            run_cli(source, preset, output)
         else:
             result = run_brand(source, preset, output)
+        result = result if case != "cli" else {}
         result["wall_s"] = time.perf_counter() - start
         result["file_bytes"] = output.stat().st_size
-    result["peak_rss_mb"] = peak_rss_mb()
+        if case == "cli":
+            result.update(written_series(output))
     result["children_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result["peak_rss_mb"] = result["children_rss_mb"] if case == "cli" else peak_rss_mb()
     return result
+
+
+def run_cli(source: str, preset: str, output: Path) -> None:
+    """``neuroconv-brand convert`` on the raw stream alone, as a user runs it."""
+    command = Path(sys.executable).with_name("neuroconv-brand")
+    arguments = ["convert", source, "--stream", STREAM, "--compression", preset, "-o", str(output)]
+    done = subprocess.run([str(command), *arguments], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"neuroconv-brand {' '.join(arguments)} failed:\n{done.stderr[-3000:]}")
+
+
+def written_series(output: Path) -> dict:
+    """Samples and segments (ElectricalSeries) of the raw stream in a written file."""
+    import h5py
+
+    with h5py.File(output, "r") as file:
+        series = [name for name in file["acquisition"] if name.startswith(f"{STREAM}_samples")]
+        samples = sum(file["acquisition"][name]["data"].shape[0] for name in series)
+    return dict(samples=samples, segments=len(series))
 
 
 def run_subprocess(case: str, preset: str, source: str, shapes: str, workers: int | None) -> dict:
@@ -223,6 +250,8 @@ def measure_session(source: str, minutes: float, args: argparse.Namespace) -> li
     if "default" in args.compression:
         plan.append(("floor", "default", None))
     plan += [("brand", preset, workers) for preset in args.compression for workers in args.workers]
+    if args.cli:
+        plan += [("cli", preset, workers) for preset in args.compression for workers in args.workers]
     rows: list[dict] = []
     for case, preset, workers in plan:
         runs = [run_subprocess(case, preset, source, shapes, workers) for _ in range(args.repeat)]
@@ -255,6 +284,9 @@ def main() -> None:
     parser.add_argument("--signal", choices=["broadband", "white"], default="broadband")
     parser.add_argument("--redis-server", help="Redis 7.0 redis-server that writes the sessions")
     parser.add_argument("--repeat", type=int, default=1, help="runs per case; the fastest is reported")
+    parser.add_argument(
+        "--cli", action="store_true", help="also time `neuroconv-brand convert` from the shell"
+    )
     parser.add_argument("--json", type=Path, help="also write every row to this JSON file")
     parser.add_argument("--run-case", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -289,7 +321,7 @@ def print_row(row: dict, rows: list[dict]) -> None:
             f"{'x gzip':>7}"
         )
     floors = {r["preset"]: r for r in rows if r["case"] == "floor" and r["minutes"] == row["minutes"]}
-    is_brand = row["case"] == "brand"
+    is_brand = row["case"] in ("brand", "cli")
     ratio = f"{row['wall_s'] / floors['none']['wall_s']:.2f}" if is_brand and "none" in floors else ""
     gzip_floor = floors.get("default") if is_brand and row["preset"] == "default" else None
     gzip_ratio = f"{row['wall_s'] / gzip_floor['write_s']:.2f}" if gzip_floor else ""
