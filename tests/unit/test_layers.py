@@ -14,7 +14,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "src" / "neuroconv_brand"
 #: The layers, lowest first; a module may import from its own layer and any layer before it. A name is a
 #: subpackage or a module directly under the package; "neuroconv_brand" is the package's own __init__.py.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "schemas_io", "interruption"),
+    ("errors", "schemas_io", "interruption", "environment"),
     ("graph",),
     ("sources",),
     ("mechanisms",),

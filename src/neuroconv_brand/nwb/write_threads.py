@@ -6,7 +6,7 @@ libraries.
 
 from __future__ import annotations
 
-import os
+from ..environment import count_from_environment, usable_cpus
 
 #: Environment variable that sets the threads compressing gzip chunks (``--write-threads``).
 WRITE_THREADS_VARIABLE = "NEUROCONV_BRAND_WRITE_THREADS"
@@ -14,10 +14,4 @@ WRITE_THREADS_VARIABLE = "NEUROCONV_BRAND_WRITE_THREADS"
 
 def write_threads() -> int:
     """Threads compressing gzip chunks: ``$NEUROCONV_BRAND_WRITE_THREADS``, else the usable CPUs."""
-    configured = os.environ.get(WRITE_THREADS_VARIABLE, "").strip()
-    if configured:
-        try:
-            return max(1, int(configured))
-        except ValueError:
-            raise ValueError(f"{WRITE_THREADS_VARIABLE} must be a whole number, not {configured!r}") from None
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return count_from_environment(WRITE_THREADS_VARIABLE, usable_cpus())

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..environment import count_from_environment, usable_cpus
 from ..errors import BrandError, GraphError
 from ..graph.stream_specs import KeySpec, StreamSpec
 from ..interruption import deferred_interrupts
@@ -239,14 +240,7 @@ READ_WORKERS_VARIABLE = "NEUROCONV_BRAND_READ_WORKERS"
 
 def read_workers() -> int:
     """Worker processes for reading streams: ``$NEUROCONV_BRAND_READ_WORKERS``, else the usable CPUs (at most 4)."""
-    configured = os.environ.get(READ_WORKERS_VARIABLE, "").strip()
-    if configured:
-        try:
-            return max(1, int(configured))
-        except ValueError:
-            raise ValueError(f"{READ_WORKERS_VARIABLE} must be a whole number, not {configured!r}") from None
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(usable, MAX_READ_WORKERS))
+    return count_from_environment(READ_WORKERS_VARIABLE, max(1, min(usable_cpus(), MAX_READ_WORKERS)))
 
 
 def _read_in_worker(session: BrandSession, job: tuple) -> tuple | None:
