@@ -10,9 +10,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..apps.command_line import EXIT_FAILURE, EXIT_OK, UsageError, refuse_output_onto_input
 from ..errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ..sources.session import BrandSession
 from .common import add_source_arguments, checked_source_arguments
 
 
@@ -217,7 +221,14 @@ def run_convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _start_raw_passes(session, source: str, args: argparse.Namespace, streams, base_dir, server) -> list:
+def _start_raw_passes(
+    session: BrandSession,
+    source: str,
+    args: argparse.Namespace,
+    streams: list[str] | None,
+    base_dir: Path | None,
+    server: Path | None,
+) -> list:
     """Read the raw streams the conversion will write before NeuroConv is imported, importing it meanwhile.
 
     The pass over a raw stream (:mod:`~neuroconv_brand.extractors.recording_index`) runs in forked workers; this
@@ -234,13 +245,18 @@ def _start_raw_passes(session, source: str, args: argparse.Namespace, streams, b
         return []
     from ..extractors.recording_extractor import BrandRecordingExtractor
 
-    session.context.while_reading.append(_import_conversion_modules)
-    return [
-        BrandRecordingExtractor(
-            source, name, clock=args.clock, brand_base_dir=base_dir, redis_server_path=server
-        )
-        for name in raw_streams
-    ]
+    queued = session.context.while_reading
+    queued.append(_import_conversion_modules)
+    try:
+        return [
+            BrandRecordingExtractor(
+                source, name, clock=args.clock, brand_base_dir=base_dir, redis_server_path=server
+            )
+            for name in raw_streams
+        ]
+    finally:  # read in this process (one worker, no fork): nothing ran meanwhile, and nothing is left queued
+        if _import_conversion_modules in queued:
+            queued.remove(_import_conversion_modules)
 
 
 def _import_conversion_modules() -> None:
