@@ -15,8 +15,10 @@ times are checked against.
 import collections
 import contextlib
 import copy
+import gc
 import json
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from spikeinterface.core import NumpyRecording
 from spikeinterface.core.testing import check_recordings_equal
 
 from neuroconv_brand.errors import GraphError, StreamDecodeError
+from neuroconv_brand.extractors import recording_index
 from neuroconv_brand.extractors.recording_extractor import (
     BrandRecordingExtractor,
     RecordingConfigurationError,
@@ -901,10 +904,23 @@ def open_source():
         yield open_
 
 
+@pytest.fixture
+def fresh_stavisky(stavisky, tmp_path) -> RawSession:
+    """The stavisky session in a file of its own, which no other test's extractor holds open.
+
+    Extractors of a stream with the same settings share its index while one of them is alive (the interface tests'
+    NeuroConv mixins keep theirs until the end of the run), so tests that count passes read their own copy.
+    """
+    copy = tmp_path / "stavisky.rdb"
+    shutil.copyfile(stavisky.rdb_path, copy)
+    return replace(stavisky, rdb_path=copy)
+
+
 @ignore_gap_warning
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("kind", ["rdb", "live"])
-def test_read_in_id_ranges_side_by_side_gives_the_truth(gem, stavisky, open_source, kind, workers):
+def test_read_in_id_ranges_side_by_side_gives_the_truth(gem, fresh_stavisky, open_source, kind, workers):
+    stavisky = fresh_stavisky
     # Sample-major int16 with a gap and an NSP restart, as segments and as one time vector.
     source = open_source(stavisky, kind)
     runs = stavisky_runs(stavisky)
@@ -941,11 +957,12 @@ def test_read_in_id_ranges_side_by_side_gives_the_truth(gem, stavisky, open_sour
 @ignore_gap_warning
 @pytest.mark.filterwarnings("ignore:.*lack the sync clock's field")
 @pytest.mark.parametrize("timing", ["nsp", "entries"])
-def test_each_node_is_decompressed_once(stavisky, monkeypatch, timing):
+def test_each_node_is_decompressed_once(fresh_stavisky, monkeypatch, timing):
     """The index and the samples come from one decode of each LZF-compressed node; get_traces decodes nothing.
 
     With the entry clock the session's clock fit shares the pass's timeline instead of reading the stream again.
     """
+    stavisky = fresh_stavisky
     session = BrandSession.open(
         stavisky.rdb_path
     )  # the graph and the session's start are read before counting
@@ -977,6 +994,32 @@ def test_each_node_is_decompressed_once(stavisky, monkeypatch, timing):
     for one, two in zip(first, again):
         np.testing.assert_array_equal(one, two)
     session.close()
+
+
+@ignore_gap_warning
+def test_an_index_in_use_is_shared_by_extractors_with_the_same_settings(fresh_stavisky, monkeypatch):
+    stavisky = fresh_stavisky
+    passes = collections.Counter()
+    original = recording_index._index_stream
+
+    def counting(session, graph, raw, *arguments):
+        passes[raw.spec.name, raw.clock] += 1
+        return original(session, graph, raw, *arguments)
+
+    monkeypatch.setattr(recording_index, "_index_stream", counting)
+    first = BrandRecordingExtractor(stavisky.rdb_path, "continuousNeural", read_workers=1)
+    second = BrandRecordingExtractor(stavisky.rdb_path, "continuousNeural", read_workers=2)
+    assert second._index is first._index and passes == {("continuousNeural", "sync"): 1}
+    other_clock = BrandRecordingExtractor(
+        stavisky.rdb_path, "continuousNeural", timing="entries", clock="redis"
+    )
+    assert other_clock._index is not first._index  # other settings: a pass of its own
+    np.testing.assert_array_equal(second.get_traces(segment_index=0), stavisky_runs(stavisky)[0][1])
+    del first, second, other_clock
+    gc.collect()
+    # Nothing uses the index any more: it is gone with its spool files, and a new extractor reads again.
+    BrandRecordingExtractor(stavisky.rdb_path, "continuousNeural", read_workers=1)
+    assert passes == {("continuousNeural", "sync"): 2, ("continuousNeural", "redis"): 1}
 
 
 @ignore_gap_warning

@@ -403,8 +403,9 @@ def index_stream(
     Returns
     -------
     RecordingIndex
-        The index; the session keeps it, so the same stream read again with the same settings (another extractor,
-        or the one a converter builds after ``neuroconv-brand convert`` started the pass) is not read twice.
+        The index. While an extractor uses it, the same stream asked for again with the same settings (another
+        extractor, or the one a converter builds after ``neuroconv-brand convert`` started the pass) gets it
+        instead of a second pass.
 
     Raises
     ------
@@ -424,12 +425,11 @@ def index_stream(
         float(tick_rate),
         start_ms,
     )
-    cached = session.context.raw_indexes.get(cache_key)
-    if cached is None:
-        cached = session.context.raw_indexes[cache_key] = _index_stream(
-            session, graph, raw, sampling_frequency, tick_rate, start_ms, workers
-        )
-    return cached
+    index = session.context.raw_indexes.get(cache_key)
+    if index is None:
+        index = _index_stream(session, graph, raw, sampling_frequency, tick_rate, start_ms, workers)
+        session.context.raw_indexes[cache_key] = index
+    return index
 
 
 def _index_stream(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -35,9 +36,10 @@ class SessionContext:
         The session-wide fit of each clock, by ``(id(graph), start_ms, clock, label, on_bad_entry)``.
     spool : Closable or None
         The session's stream spool, closed with the context.
-    raw_indexes : dict
-        The index of each raw stream read so far (:mod:`neuroconv_brand.extractors.recording_index`), by what
-        was read and how: a second extractor of the same stream with the same settings reuses it.
+    raw_indexes : weakref.WeakValueDictionary
+        The index of each raw stream that an extractor still uses (:mod:`neuroconv_brand.extractors.recording_index`),
+        by what was read and how: another extractor of the same stream with the same settings reuses it meanwhile.
+        Weak, so an index (and its spool files) lives as long as the extractors that read it, not as the session.
     while_reading : list of callable
         Work this process may do while forked workers read for it (each called once, by the next
         :func:`~neuroconv_brand.reading.forked_workers.forked_map`); the ``convert`` command imports NeuroConv
@@ -48,7 +50,7 @@ class SessionContext:
     start_ms: dict[int, int] = field(default_factory=dict)
     clock_fits: dict[tuple, Any] = field(default_factory=dict)
     spool: Closable | None = None
-    raw_indexes: dict[tuple, Any] = field(default_factory=dict)
+    raw_indexes: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
     while_reading: list[Callable[[], object]] = field(default_factory=list)
 
     def close(self) -> None:
