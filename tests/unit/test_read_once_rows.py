@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -79,3 +80,34 @@ def test_released_ranges_merge_and_tile_any_read(rows, truth):
     assert rows._released == [(0, 650)]
     np.testing.assert_array_equal(rows.read_rows(-5, 5000), truth)  # clipped to the rows there are
     assert rows.read_rows(700, 700).shape == (0, CHANNELS)
+
+
+def test_after_a_full_read_the_next_rows_are_read_ahead(rows, truth, monkeypatch):
+    reads = []
+    spool_read = rows.spool.read_rows
+
+    def counting(start, stop, out=None):
+        reads.append((start, stop, threading.current_thread().name))
+        return spool_read(start, stop, out)
+
+    monkeypatch.setattr(rows.spool, "read_rows", counting)
+    for start in range(0, 1000, 300):  # what writing a file does: consecutive full reads
+        np.testing.assert_array_equal(
+            rows.read_rows(start, start + 300, release=True), truth[start : start + 300]
+        )
+    assert [(start, stop) for start, stop, _ in reads] == [(0, 300), (300, 600), (600, 900), (900, 1000)]
+    assert [name for *_, name in reads] == ["MainThread"] + ["spool-read-ahead"] * 3
+    assert rows.released_rows == 1000 and rows._ahead is None  # nothing read ahead beyond the last row
+
+
+def test_rows_read_ahead_but_not_asked_for_are_dropped(rows, truth):
+    np.testing.assert_array_equal(rows.read_rows(0, 100, release=True), truth[:100])
+    assert (rows._ahead.start, rows._ahead.stop) == (100, 200)
+    np.testing.assert_array_equal(rows.read_rows(150, 180), truth[150:180])  # another range: read as usual
+    assert rows._ahead is None and rows.released_rows == 100
+    rows.read_rows(100, 200, release=True)
+    np.testing.assert_array_equal(rows.read_rows(250, 350, release=True), truth[250:350])
+    assert (rows._ahead.start, rows._ahead.stop) == (350, 450)
+    rows.read_rows(300, 600, release=False)  # rows 300-349 were released: decoded again
+    assert rows.reread_calls == [(300, 350)]
+    assert threading.active_count() == 1  # every read-ahead thread was waited for

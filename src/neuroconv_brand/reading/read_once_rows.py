@@ -7,16 +7,31 @@ back to disk together with the NWB file, so a conversion would write every sampl
 column of a row range) therefore releases those rows from the spool (:meth:`SpooledParts.release`); a later
 read of released rows gets them from ``reread``, which decodes the entries holding them from the source again.
 Reads stay correct in any order; only a repeated read of the same rows costs a second decode.
+
+After a full read, the next rows of the same count are read from the spool in a thread (``preadv`` releases the
+GIL) while the caller writes what it got; the next call takes them if it asks for exactly those rows.
 """
 
 from __future__ import annotations
 
 import bisect
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from .spool_files import SpooledParts
+
+
+@dataclass
+class _ReadAhead:
+    """Rows ``[start, stop)`` being read from the spool in ``thread`` (``rows`` holds them once it succeeded)."""
+
+    start: int
+    stop: int
+    thread: threading.Thread
+    rows: list[np.ndarray]
 
 
 class ReadOnceRows:
@@ -35,6 +50,7 @@ class ReadOnceRows:
         self.reread = reread
         self.rows = spool.rows
         self._released: list[tuple[int, int]] = []  # sorted, disjoint, not touching
+        self._ahead: _ReadAhead | None = None
 
     @property
     def released_rows(self) -> int:
@@ -52,20 +68,47 @@ class ReadOnceRows:
             Whether this is the rows' last read from the spool (a full read: every column).
         """
         start, stop = max(start, 0), min(stop, self.rows)
-        out = np.empty((max(stop - start, 0), *self.spool.row_shape), dtype=self.spool.dtype)
-        spooled = []
-        for begin, end, was_released in self._pieces(start, stop):
-            target = out[begin - start : end - start]
-            if was_released:
-                target[...] = self.reread(begin, end)
-            else:
-                self.spool.read_rows(begin, end, target)
-                spooled.append((begin, end))
+        out = self._take_read_ahead(start, stop)
+        spooled = [(start, stop)] if out is not None else []
+        if out is None:
+            out = np.empty((max(stop - start, 0), *self.spool.row_shape), dtype=self.spool.dtype)
+            for begin, end, was_released in self._pieces(start, stop):
+                target = out[begin - start : end - start]
+                if was_released:
+                    target[...] = self.reread(begin, end)
+                else:
+                    self.spool.read_rows(begin, end, target)
+                    spooled.append((begin, end))
         if release:
             for begin, end in spooled:
                 for released in self.spool.release(begin, end):
                     self._mark_released(*released)
+            self._start_read_ahead(stop, min(stop + (stop - start), self.rows))
         return out
+
+    def _start_read_ahead(self, start: int, stop: int) -> None:
+        """Read rows ``[start, stop)`` from the spool in a thread, if they are all still there."""
+        if stop <= start or list(self._pieces(start, stop)) != [(start, stop, False)]:
+            return
+        rows: list[np.ndarray] = []
+
+        def read() -> None:
+            try:
+                rows.append(self.spool.read_rows(start, stop))
+            except BaseException:  # an interrupt, or the spool closed: the caller reads the rows itself
+                pass
+
+        thread = threading.Thread(target=read, name="spool-read-ahead", daemon=True)
+        self._ahead = _ReadAhead(start, stop, thread, rows)
+        thread.start()
+
+    def _take_read_ahead(self, start: int, stop: int) -> np.ndarray | None:
+        """The rows read ahead if they are exactly ``[start, stop)`` (the thread is waited for either way)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return None
+        ahead.thread.join()
+        return ahead.rows[0] if (ahead.start, ahead.stop) == (start, stop) and ahead.rows else None
 
     def _pieces(self, start: int, stop: int) -> Iterator[tuple[int, int, bool]]:
         """``(begin, end, released)`` pieces that tile ``[start, stop)`` in order."""
