@@ -1000,13 +1000,13 @@ def test_each_node_is_decompressed_once(fresh_stavisky, monkeypatch, timing):
 def test_an_index_in_use_is_shared_by_extractors_with_the_same_settings(fresh_stavisky, monkeypatch):
     stavisky = fresh_stavisky
     passes = collections.Counter()
-    original = recording_index._index_stream
+    original = recording_index._read_stream
 
-    def counting(session, graph, raw, *arguments):
+    def counting(session, raw, workers):
         passes[raw.spec.name, raw.clock] += 1
-        return original(session, graph, raw, *arguments)
+        return original(session, raw, workers)
 
-    monkeypatch.setattr(recording_index, "_index_stream", counting)
+    monkeypatch.setattr(recording_index, "_read_stream", counting)
     first = BrandRecordingExtractor(stavisky.rdb_path, "continuousNeural", read_workers=1)
     second = BrandRecordingExtractor(stavisky.rdb_path, "continuousNeural", read_workers=2)
     assert second._index is first._index and passes == {("continuousNeural", "sync"): 1}

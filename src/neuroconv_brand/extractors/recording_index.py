@@ -426,37 +426,39 @@ def index_stream(
         start_ms,
     )
     index = session.context.raw_indexes.get(cache_key)
-    if index is None:
-        index = _index_stream(session, graph, raw, sampling_frequency, tick_rate, start_ms, workers)
-        session.context.raw_indexes[cache_key] = index
-    return index
-
-
-def _index_stream(
-    session: BrandSession,
-    graph: Graph,
-    raw: RawStream,
-    sampling_frequency: float,
-    tick_rate: float,
-    start_ms: int,
-    workers: int,
-) -> RecordingIndex:
+    if index is not None:
+        return index
     passes = _read_stream(session, raw, workers)
     spooled = SpooledParts([result.samples for result in passes])
     spooled.detach()  # the files live as long as the extractor that reads them
     skipped = sum(result.skipped for result in passes)
-    samp = raw.key.samp
     if spooled.rows == 0:
         raise GraphError(f"stream '{raw.spec.name}' has no entries to read.")
     if raw.timestamps is not None:
         clock = _join_clock_parts([result.clock for result in passes if result.clock is not None], raw.step)
-        ids = clock.ids
         runs, gaps, times = _runs_by_nsp_clock(
-            clock, sampling_frequency, tick_rate, raw.step, start_ms, samp, raw.with_times
+            clock, sampling_frequency, tick_rate, raw.step, start_ms, raw.key.samp, raw.with_times
         )
-        samples = ReadOnceRows(spooled, _rereader(session, raw, ids))
-        return RecordingIndex(ids, runs, gaps, "nsp", samples, times, skipped)
-    timeline = concatenate_batches(raw.spec.name, [result.timeline for result in passes])
+        ids, timing = clock.ids, "nsp"
+    else:
+        timeline = concatenate_batches(raw.spec.name, [result.timeline for result in passes])
+        runs, gaps, times = _runs_of_entry_times(session, graph, raw, timeline, sampling_frequency, start_ms)
+        ids, timing = timeline.ids, "entries"
+    samples = ReadOnceRows(spooled, _rereader(session, raw, ids))
+    index = RecordingIndex(ids, runs, gaps, timing, samples, times, skipped)
+    session.context.raw_indexes[cache_key] = index
+    return index
+
+
+def _runs_of_entry_times(
+    session: BrandSession,
+    graph: Graph,
+    raw: RawStream,
+    timeline: EntryBatch,
+    sampling_frequency: float,
+    start_ms: int,
+) -> tuple[list[Run], list[RecordingGap], np.ndarray | None]:
+    """Runs, gaps and (if asked) times of a stream timed by its entry clock (the session-wide clock fit)."""
     if raw.on_bad_entry == "raise" or set(raw.spec.exported_keys) == {raw.key.name}:
         # The same entries as the stream's own pass would keep: a clock fit on this stream need not read it again.
         session_spool(session).keep_timeline(raw.spec, raw.on_bad_entry, timeline)
@@ -471,11 +473,9 @@ def _index_stream(
             "they are stamped with their Redis entry-id time.",
             stacklevel=5,
         )
-    runs, gaps, times = _runs_by_entry_clock(
-        entry_times.seconds, timeline.ids, sampling_frequency, samp, raw.with_times
+    return _runs_by_entry_clock(
+        entry_times.seconds, timeline.ids, sampling_frequency, raw.key.samp, raw.with_times
     )
-    samples = ReadOnceRows(spooled, _rereader(session, raw, timeline.ids))
-    return RecordingIndex(timeline.ids, runs, gaps, "entries", samples, times, skipped)
 
 
 def _rereader(session: BrandSession, raw: RawStream, ids: np.ndarray):
