@@ -120,13 +120,10 @@ def check_node_yaml(path: str | Path) -> FileReport:
     FileReport
     """
     path = Path(path)
-    report = FileReport(path)
-    label = f"node YAML {path}"
-    try:
-        document = load_yaml(path, "node YAML")
-    except BrandError as error:
-        report.errors.append(str(error))
+    report, document = _load_for_report(path, "node YAML")
+    if report.errors:
         return report
+    label = f"node YAML {path}"
     report.errors += validate_document(document, "node_streams", label)
     prefix, outputs = _outputs(document)
     for stream, definition in outputs.items():
@@ -271,13 +268,10 @@ def check_graph(path: str | Path, derivative: str | None = None) -> FileReport:
     FileReport
     """
     path = Path(path)
-    report = FileReport(path)
-    label = f"graph {path}"
-    try:
-        document = load_yaml(path, "graph")
-    except BrandError as error:
-        report.errors.append(str(error))
+    report, document = _load_for_report(path, "graph")
+    if report.errors:
         return report
+    label = f"graph {path}"
     if not isinstance(document, dict):
         report.errors.append(
             _line(
@@ -457,3 +451,13 @@ def inspect_nwb(path: str | Path) -> FileReport:
         else:
             report.warnings.append(line)
     return report
+
+
+def _load_for_report(path: Path, kind: str) -> tuple[FileReport, object]:
+    """A fresh report of ``path`` and the YAML document it holds (None, with the error reported, if unreadable)."""
+    report = FileReport(path)
+    try:
+        return report, load_yaml(path, kind)
+    except BrandError as error:
+        report.errors.append(str(error))
+        return report, None
