@@ -93,19 +93,17 @@ def assert_stopped_cleanly(
     assert list(spool.iterdir()) == []  # no spool folder
 
 
-@pytest.mark.parametrize("workers", ["1", "2"], ids=["in-process", "forked-workers"])
-def test_interrupt_while_reading(raw_session, tmp_path, workers):
+def convert_command(raw_session, tmp_path, *options: str) -> tuple[list[str], Path, Path]:
+    """``convert`` arguments writing into a fresh ``out/`` folder with the spool in ``spool/``, and both folders."""
     output, spool = tmp_path / "out", tmp_path / "spool"
     output.mkdir()
-    args = [
-        "convert",
-        str(raw_session),
-        "-o",
-        str(output / "s.nwb"),
-        "--include-raw",
-        "--spool-dir",
-        str(spool),
-    ]
+    args = ["convert", str(raw_session), "-o", str(output / "s.nwb"), *options, "--spool-dir", str(spool)]
+    return args, output, spool
+
+
+@pytest.mark.parametrize("workers", ["1", "2"], ids=["in-process", "forked-workers"])
+def test_interrupt_while_reading(raw_session, tmp_path, workers):
+    args, output, spool = convert_command(raw_session, tmp_path, "--include-raw")
     outcome = interrupt(
         [*args, "--read-workers", workers], lambda: bool(spool_files(spool)), "spool file being written"
     )
@@ -115,11 +113,9 @@ def test_interrupt_while_reading(raw_session, tmp_path, workers):
 @pytest.mark.parametrize("workers", ["1", "2"], ids=["in-process", "forked-workers"])
 def test_interrupt_while_reading_the_raw_stream(raw_session, tmp_path, workers):
     """Only the raw stream is converted: the signal lands in its one pass (its samples being spooled)."""
-    output, spool = tmp_path / "out", tmp_path / "spool"
-    output.mkdir()
-    args = ["convert", str(raw_session), "-o", str(output / "s.nwb"), "--stream", "nsp_neural"]
+    args, output, spool = convert_command(raw_session, tmp_path, "--stream", "nsp_neural")
     outcome = interrupt(
-        [*args, "--spool-dir", str(spool), "--read-workers", workers],
+        [*args, "--read-workers", workers],
         lambda: any(path.name == "samples.bin" for path in spool_files(spool)),
         "raw samples being spooled",
     )
@@ -132,17 +128,7 @@ def test_interrupt_while_reading_the_raw_stream(raw_session, tmp_path, workers):
     ids=["hdf5-SIGINT", "zarr-SIGINT", "hdf5-SIGTERM"],
 )
 def test_interrupt_while_writing(raw_session, tmp_path, backend, signum):
-    output, spool = tmp_path / "out", tmp_path / "spool"
-    output.mkdir()
-    args = [
-        "convert",
-        str(raw_session),
-        "-o",
-        str(output / "s.nwb"),
-        "--include-raw",
-        "--spool-dir",
-        str(spool),
-    ]
+    args, output, spool = convert_command(raw_session, tmp_path, "--include-raw")
     outcome = interrupt(
         [*args, "--backend", backend],
         lambda: partial_size(output) > 2_000_000,
