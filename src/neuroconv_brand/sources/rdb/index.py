@@ -27,7 +27,7 @@ from .errors import (
     RdbUnknownTypeError,
     RdbVersionError,
 )
-from .primitives import RdbCursor, read_at
+from .primitives import BufferedNode, RdbCursor, read_at
 from .streams import StreamMetadata, read_stream_tail
 
 #: Bytes read from disk at a time during the index pass.
@@ -389,27 +389,24 @@ class _Walker:
         first_node_offset = cursor.pos
         nodes, offsets, ms_list, seq_list = array("q"), array("q"), array("Q"), array("Q")
         stride = self.node_stride
-        previous = None
-        for node in range(node_count):
-            offset = cursor.pos
-            master = cursor.string("a stream node's master id")
-            if len(master) != 16:
-                cursor.fail(RdbCorruptError, f"stream node master id has {len(master)} bytes, not 16", offset)
-            ms = int.from_bytes(master[:8], "big")
-            seq = int.from_bytes(master[8:], "big")
-            if previous is not None and (ms, seq) <= previous:
-                cursor.fail(
-                    RdbCorruptError,
-                    f"stream node master id {ms}-{seq} is not after {previous[0]}-{previous[1]}",
-                    offset,
-                )
-            previous = (ms, seq)
-            if node % stride == 0:
-                nodes.append(node)
-                offsets.append(offset)
-                ms_list.append(ms)
-                seq_list.append(seq)
-            cursor.skip_string("a stream node listpack")
+        previous = (-1, -1)
+        node = 0
+        while node < node_count:
+            batch = cursor.buffered_stream_nodes(node_count - node, with_data=False) or [self._careful_node()]
+            for offset, ms, seq, _, _ in batch:
+                if (ms, seq) <= previous:
+                    cursor.fail(
+                        RdbCorruptError,
+                        f"stream node master id {ms}-{seq} is not after {previous[0]}-{previous[1]}",
+                        offset,
+                    )
+                previous = (ms, seq)
+                if node % stride == 0:
+                    nodes.append(node)
+                    offsets.append(offset)
+                    ms_list.append(ms)
+                    seq_list.append(seq)
+                node += 1
         tail_offset = cursor.pos
         metadata = read_stream_tail(cursor, generation)
         if metadata.length and not node_count:
@@ -425,6 +422,18 @@ class _Walker:
             checkpoint_ms=np.frombuffer(ms_list, dtype=np.uint64).copy(),
             checkpoint_seq=np.frombuffer(seq_list, dtype=np.uint64).copy(),
             metadata=metadata,
+        )
+
+    def _careful_node(self) -> BufferedNode:
+        """The next stream node read field by field (refilling the buffer; names any corruption)."""
+        cursor = self.cursor
+        offset = cursor.pos
+        master = cursor.string("a stream node's master id")
+        if len(master) != 16:
+            cursor.fail(RdbCorruptError, f"stream node master id has {len(master)} bytes, not 16", offset)
+        cursor.skip_string("a stream node listpack")
+        return BufferedNode(
+            offset, int.from_bytes(master[:8], "big"), int.from_bytes(master[8:], "big"), b"", -1
         )
 
     # -- skipping other types -----------------------------------------------------------------------
