@@ -9,9 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from neuroconv_brand.sources.base import FixedWidthColumn
 from neuroconv_brand.sources.rdb import RdbCorruptError, RdbStreamSource
+from neuroconv_brand.sources.rdb import source as source_module
 from neuroconv_brand.sources.rdb.listpack import ListpackError
-from neuroconv_brand.sources.rdb.node_columns import decode_nodes
+from neuroconv_brand.sources.rdb.node_columns import ColumnChoice, decode_nodes
 from neuroconv_brand.sources.rdb.streams import decode_node
 
 from . import rdb_writer as w
@@ -254,3 +256,93 @@ def test_few_nodes_with_many_entries_are_decoded_node_by_node(write):
     batches = list(source.iter_entry_batches("s"))
     assert all(isinstance(batch, list) for batch in batches)
     assert [entry for batch in batches for entry in batch] == source.read_range("s")
+
+
+# --------------------------------------------------------------------- fields asked for, fixed-width rows
+
+RAW_FIELDS = ColumnChoice(frozenset({b"samples", b"timestamps"}), frozenset({b"samples", b"timestamps"}))
+
+
+def raw_nodes(rng: np.random.Generator, count: int, sync_digits=None) -> list:
+    """One entry per node, as a raw stream stores them (entries larger than stream-node-max-bytes)."""
+    nodes = []
+    for k in range(count):
+        fields = [
+            (b"samples", rng.integers(0, 4, 96, dtype=np.uint8).tobytes()),  # compressible: LZF nodes too
+            (b"timestamps", np.arange(3, dtype=np.uint32).tobytes() + bytes([k % 200])),
+        ]
+        if sync_digits is not None:
+            fields.append((b"sync", b'{"i": %d}' % (10 ** sync_digits(k))))
+        nodes.append([StreamEntry(T0 + k, 0, fields)])
+    return nodes
+
+
+def test_binary_fields_of_even_nodes_are_views_and_other_fields_are_named():
+    listpacks, ms, seq = node_listpacks(raw_nodes(np.random.default_rng(1), 40, sync_digits=lambda k: 2))
+    columns = decode_nodes(listpacks, ms, seq, RAW_FIELDS)
+    expected = node_by_node(listpacks, ms, seq)
+    assert list(columns.columns) == [b"samples", b"timestamps"]
+    assert columns.other_fields == {b"sync"}
+    assert columns.field_names == [b"samples", b"timestamps", b"sync"]
+    samples = columns.columns[b"samples"]
+    assert isinstance(samples, FixedWidthColumn) and samples.width == 96
+    assert not samples.rows.flags.owndata  # a view of the decoded listpacks: no copy per entry
+    assert [samples[i] for i in range(len(samples))] == [fields[b"samples"] for _, fields in expected]
+    assert samples[5:9].rows.tobytes() == b"".join(fields[b"samples"] for _, fields in expected[5:9])
+    keep = np.arange(40) % 3 == 0
+    assert columns.select(keep).columns[b"timestamps"].rows.tolist() == [
+        list(fields[b"timestamps"]) for (_, fields), k in zip(expected, keep) if k
+    ]
+
+
+def test_unevenly_spaced_or_sized_values_stay_bytes():
+    # a sync label gaining a digit moves the next nodes' samples by one byte: not one stride
+    uneven = raw_nodes(np.random.default_rng(2), 40, sync_digits=lambda k: 1 if k < 20 else 2)
+    listpacks, ms, seq = node_listpacks(uneven)
+    columns = decode_nodes(listpacks, ms, seq, ColumnChoice(None, frozenset({b"samples", b"sync"})))
+    expected = node_by_node(listpacks, ms, seq)
+    assert columns.other_fields == frozenset()
+    assert columns.columns[b"samples"] == [fields[b"samples"] for _, fields in expected]
+    assert columns.columns[b"sync"] == [fields[b"sync"] for _, fields in expected]  # two lengths
+
+
+def test_integer_encoded_binary_values_stay_bytes():
+    nodes = [[StreamEntry(T0 + k, 0, [(b"samples", b"%d" % (100 + k))])] for k in range(40)]
+    listpacks, ms, seq = node_listpacks(nodes)
+    columns = decode_nodes(listpacks, ms, seq, ColumnChoice(None, frozenset({b"samples"})))
+    assert columns.columns[b"samples"] == [b"%d" % (100 + k) for k in range(40)]
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_source_batches_of_views_are_never_joined(write, compress):
+    nodes = raw_nodes(np.random.default_rng(3), 300)
+    source = stream_file(write, nodes, compress)
+    every = source.read_range("s")
+    seen, sizes = [], []
+    for batch in source.iter_entry_batches(
+        "s", batch_size=45, fields=RAW_FIELDS.fields, binary_fields=RAW_FIELDS.binary
+    ):
+        assert isinstance(batch.columns[b"samples"], FixedWidthColumn)
+        sizes.append(len(batch))
+        seen += as_entries(batch)
+    assert seen == every and len(every) == 300
+    assert max(sizes) == 45 and sum(sizes) == 300
+
+
+def test_nodes_across_read_buffers_are_read_whole(write, monkeypatch):
+    # 2000 nodes of about 1 kB: the reader's first 4 kB buffer ends inside nodes many times over
+    monkeypatch.setattr(source_module, "READ_CHUNK_SIZE", 4096)
+    monkeypatch.setattr(source_module, "MAX_READ_CHUNK_SIZE", 8192)
+    nodes = [
+        [StreamEntry(T0 + k, k % 5, [(b"samples", bytes([k % 251]) * (900 + k % 200))])] for k in range(2000)
+    ]
+    source = stream_file(write, nodes, compress=False)
+    assert source.read_range("s") == [
+        (b"%d-%d" % (T0 + k, k % 5), {b"samples": bytes([k % 251]) * (900 + k % 200)}) for k in range(2000)
+    ]
+    middle = source.read_range("s", b"%d-0" % (T0 + 1234), b"%d-1" % (T0 + 1236))
+    assert [entry_id for entry_id, _ in middle] == [
+        b"%d-4" % (T0 + 1234),
+        b"%d-0" % (T0 + 1235),
+        b"%d-1" % (T0 + 1236),
+    ]

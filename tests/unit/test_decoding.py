@@ -5,7 +5,14 @@ import pytest
 
 from neuroconv_brand.errors import StreamDecodeError
 from neuroconv_brand.graph.stream_specs import KeySpec
-from neuroconv_brand.reading.decoding import decode_monotonic_ns, decode_numeric, decode_sync, decode_text
+from neuroconv_brand.reading.decoding import (
+    decode_monotonic_ns,
+    decode_numeric,
+    decode_sync,
+    decode_text,
+    payload_lengths,
+)
+from neuroconv_brand.sources.base import FixedWidthColumn
 
 IDS = [b"1-0", b"2-0", b"3-0"]
 
@@ -75,3 +82,17 @@ def test_text_must_be_utf8():
     ]
     with pytest.raises(StreamDecodeError, match=r"entry 2-0, key 'state': not UTF-8"):
         decode_text([b"ok", b"\xff\xfe"], "state", "state", IDS[:2])
+
+
+@pytest.mark.parametrize("layout", ["sample-major", "channel-major"])
+def test_fixed_width_rows_decode_like_bytes(layout):
+    # rows 11 bytes apart in a shared buffer (as in decoded listpacks), 8 bytes of int16 each
+    key = KeySpec("samples", chan=2, samp=2, dtype="int16", layout=layout)
+    payloads = [np.array([k, -k, 100 + k, 7], dtype="<i2").tobytes() for k in range(5)]
+    buffer = np.frombuffer(b"".join(b"abc" + p for p in payloads), np.uint8)
+    rows = np.lib.stride_tricks.as_strided(buffer[3:], shape=(5, 8), strides=(11, 1), writeable=False)
+    column = FixedWidthColumn(rows)
+    assert payload_lengths(column).tolist() == [8] * 5
+    decoded = decode_numeric(column, key)
+    np.testing.assert_array_equal(decoded, decode_numeric(payloads, key))
+    assert decoded[3].tolist() == ([[3, -3], [103, 7]] if layout == "sample-major" else [[3, 103], [-3, 7]])

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import StreamDecodeError, UnsupportedEncodingError
 from ..graph.stream_specs import KeySpec
+from ..sources.base import Column, FixedWidthColumn
 
 OnBadEntry = Literal["raise", "skip"]
 
@@ -38,8 +39,10 @@ def check_entry_encoding(stream: str, raw_id: bytes, fields: dict[bytes, bytes])
         )
 
 
-def payload_lengths(payloads: list[bytes | None]) -> np.ndarray:
+def payload_lengths(payloads: Column) -> np.ndarray:
     """Byte length of each payload (-1 where the field is missing), without a Python-level loop body."""
+    if isinstance(payloads, FixedWidthColumn):
+        return np.full(len(payloads), payloads.width, dtype=np.int64)
     try:
         return np.fromiter(map(len, payloads), dtype=np.int64, count=len(payloads))
     except TypeError:  # some entries lack the field
@@ -48,7 +51,7 @@ def payload_lengths(payloads: list[bytes | None]) -> np.ndarray:
         )
 
 
-def find_bad_payloads(payloads: list[bytes | None], key: KeySpec) -> np.ndarray:
+def find_bad_payloads(payloads: Column, key: KeySpec) -> np.ndarray:
     """Boolean mask of entries whose payload is missing or has the wrong byte length for ``key``."""
     return payload_lengths(payloads) != key.entry_nbytes
 
@@ -68,13 +71,17 @@ def bad_payload_error(stream: str, key: KeySpec, raw_id: bytes, payload: bytes |
     )
 
 
-def decode_numeric(payloads: list[bytes], key: KeySpec) -> np.ndarray:
+def decode_numeric(payloads: Column, key: KeySpec) -> np.ndarray:
     """Decode payloads that all have the right length into an ``(n, samp, chan)`` array.
 
     Channel-major payloads (``[chan, samp]`` in C order) are transposed so that axis 1 is always time.
+    Fixed-width rows give a view of them (copied once, by whoever stores the array).
     """
     dtype = key.numpy_dtype
-    flat = np.frombuffer(b"".join(payloads), dtype=dtype)
+    if isinstance(payloads, FixedWidthColumn):
+        flat = payloads.rows.view(dtype)
+    else:
+        flat = np.frombuffer(b"".join(payloads), dtype=dtype)
     if key.layout == "channel-major":
         array = flat.reshape(len(payloads), key.chan, key.samp).transpose(0, 2, 1)
     else:

@@ -130,11 +130,20 @@ class StreamReader:
         self.with_sync = with_sync
         self.with_monotonic = with_monotonic
         self.skipped_total = 0
+        # What a columnar source needs to decode: these fields, the numeric ones as fixed-width rows if it can.
+        self._binary_fields = frozenset(key.name.encode() for key in self.keys if not key.is_text)
+        self._fields = frozenset(key.name.encode() for key in self.keys) | {
+            name.encode()
+            for name, wanted in ((spec.sync_key, with_sync), (spec.time_key, with_monotonic))
+            if wanted
+        }
 
     def iter_batches(self, start: EntryId | None = None, end: EntryId | None = None) -> Iterator[EntryBatch]:
         """Decoded batches covering ``[start, end]`` (whole stream by default)."""
         self.skipped_total = 0
-        batches = self.source.iter_entry_batches(self.spec.name, start, end, self.batch_size)
+        batches = self.source.iter_entry_batches(
+            self.spec.name, start, end, self.batch_size, self._fields, self._binary_fields
+        )
         while True:
             check_interrupted()
             with paused_gc():
@@ -172,7 +181,7 @@ class StreamReader:
         if not len(entries):
             return EntryBatch(self.spec.name, np.zeros((0, 2), dtype=np.uint64))
         names = entries.id_names()
-        check_entry_encoding(self.spec.name, names[0], dict.fromkeys(entries.columns, b""))
+        check_entry_encoding(self.spec.name, names[0], dict.fromkeys(entries.field_names, b""))
         missing = [None] * len(entries)
         return self._decode_fields(names, entries.ids, lambda name: entries.columns.get(name, missing))
 

@@ -8,8 +8,8 @@ stream catalogue, and ranges of entries in id order.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -17,6 +17,44 @@ from .entry_ids import EntryId
 
 #: One stream entry as Redis returns it: the raw id and the field -> value mapping (all bytes).
 Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+class FixedWidthColumn(Sequence[bytes]):
+    """One field's values when they all have the same byte length: the rows of a ``(n, width)`` uint8 array.
+
+    The direct ``.rdb`` reader gives a raw stream's samples this way: the rows are a view into the decoded
+    listpacks, so no ``bytes`` object is made per entry and the samples are copied once, where they are
+    stored. It behaves as a sequence of ``bytes`` for any other use.
+
+    Parameters
+    ----------
+    rows : numpy.ndarray
+        ``(n, width)`` uint8 array (each row contiguous; rows may be any distance apart).
+    """
+
+    def __init__(self, rows: np.ndarray):
+        self.rows = rows
+
+    @property
+    def width(self) -> int:
+        """Bytes per value."""
+        return self.rows.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return FixedWidthColumn(self.rows[index])
+        return self.rows[index].tobytes()
+
+    def select(self, keep: np.ndarray) -> FixedWidthColumn:
+        """The values where the boolean mask ``keep`` is True."""
+        return FixedWidthColumn(self.rows[keep])
+
+
+#: A field's values in a columnar batch: a list of ``bytes`` or a :class:`FixedWidthColumn`.
+Column = list[bytes] | FixedWidthColumn
 
 
 @dataclass(frozen=True)
@@ -30,20 +68,30 @@ class EntryColumns:
     ----------
     ids : numpy.ndarray
         ``(n, 2)`` uint64 array of entry ids (milliseconds, sequence).
-    columns : dict of bytes to list of bytes
-        Each field's value in every entry.
+    columns : dict of bytes to Column
+        Each field's value in every entry (only the fields asked for, when the reader was told which).
+    other_fields : frozenset of bytes
+        Fields the entries also carry, whose values were not decoded.
     """
 
     ids: np.ndarray
-    columns: dict[bytes, list[bytes]]
+    columns: dict[bytes, Column]
+    other_fields: frozenset[bytes] = field(default_factory=frozenset)
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def field_names(self) -> list[bytes]:
+        """Every field of the entries, decoded or not."""
+        return [*self.columns, *sorted(self.other_fields)]
+
     def take(self, start: int, stop: int) -> EntryColumns:
         """Entries ``start`` to ``stop`` (exclusive)."""
         return EntryColumns(
-            self.ids[start:stop], {name: values[start:stop] for name, values in self.columns.items()}
+            self.ids[start:stop],
+            {name: values[start:stop] for name, values in self.columns.items()},
+            self.other_fields,
         )
 
     def select(self, keep: np.ndarray) -> EntryColumns:
@@ -51,7 +99,13 @@ class EntryColumns:
         flags = keep.tolist()
         return EntryColumns(
             self.ids[keep],
-            {name: [v for v, k in zip(values, flags) if k] for name, values in self.columns.items()},
+            {
+                name: values.select(keep)
+                if isinstance(values, FixedWidthColumn)
+                else [v for v, k in zip(values, flags) if k]
+                for name, values in self.columns.items()
+            },
+            self.other_fields,
         )
 
     def id_names(self) -> EntryIdNames:
@@ -139,12 +193,26 @@ class StreamSource(ABC):
             cursor = EntryId.parse(batch[-1][0]).successor()
 
     def iter_entry_batches(
-        self, stream: str, start: EntryId | None = None, end: EntryId | None = None, batch_size: int = 2000
+        self,
+        stream: str,
+        start: EntryId | None = None,
+        end: EntryId | None = None,
+        batch_size: int = 2000,
+        fields: Collection[bytes] | None = None,
+        binary_fields: Collection[bytes] = (),
     ) -> Iterator[list[Entry] | EntryColumns]:
         """Like :meth:`iter_batches`, but a batch may come as :class:`EntryColumns` where that is cheaper.
 
         The default yields :meth:`iter_batches`' lists; the direct ``.rdb`` reader yields columns for runs of
         nodes whose entries all carry the same fields.
+
+        Parameters
+        ----------
+        fields : collection of bytes, optional
+            The fields the caller reads: a columnar batch may leave the others out (named in ``other_fields``).
+        binary_fields : collection of bytes
+            Fields the caller decodes as fixed-size binary payloads: their column may come as a
+            :class:`FixedWidthColumn`.
         """
         yield from self.iter_batches(stream, start, end, batch_size)
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..base import EntryColumns
+from ..base import Column, EntryColumns, FixedWidthColumn
 from .format import LISTPACK_EOF, LISTPACK_HEADER_SIZE, LISTPACK_UNKNOWN_COUNT, STREAM_FLAG_SAMEFIELDS
 
 _PAD = 16  # zero bytes after the last listpack, so reading 8 bytes past any element stays in the buffer
@@ -189,11 +189,26 @@ def _rows(table: np.ndarray, row: int, step: int, entries: int) -> np.ndarray:
     return table[row : row + step * entries : step].T.ravel()
 
 
-def decode_nodes(listpacks: list[bytes], master_ms: list[int], master_seq: list[int]) -> EntryColumns | None:
+class ColumnChoice(NamedTuple):
+    """Which fields :func:`decode_nodes` returns, and which of them may come as a :class:`FixedWidthColumn`."""
+
+    fields: frozenset[bytes] | None = None  # None: every field
+    binary: frozenset[bytes] = frozenset()
+
+
+#: Every field, none as fixed-width rows.
+ALL_FIELDS = ColumnChoice()
+
+
+def decode_nodes(
+    listpacks: list[bytes], master_ms: list[int], master_seq: list[int], wanted: ColumnChoice = ALL_FIELDS
+) -> EntryColumns | None:
     """Every entry of the nodes ``listpacks`` (with their master ids) as columns, or None.
 
     None means that some node is not a plain SAMEFIELDS node with the same fields as the others (or is
-    malformed); decode those nodes one by one instead.
+    malformed); decode those nodes one by one instead. Only the ``wanted`` fields get a column (the others are
+    named in ``other_fields``); a binary field whose values are all strings of one length, evenly spaced in
+    the decoded nodes, comes as a view of them (:class:`FixedWidthColumn`).
     """
     if not listpacks:
         return None
@@ -260,8 +275,14 @@ def decode_nodes(listpacks: list[bytes], master_ms: list[int], master_seq: list[
             start[j, where] = _rows(elements.start, row, step, entries)
             length[j, where] = _rows(elements.length, row, step, entries)
 
-    columns = {}
+    columns: dict[bytes, Column] = {}
     for j, name in enumerate(fields):
+        if wanted.fields is not None and name not in wanted.fields:
+            continue
+        rows = _even_rows(buf, is_string[j], start[j], length[j]) if name in wanted.binary else None
+        if rows is not None:
+            columns[name] = FixedWidthColumn(rows)
+            continue
         starts, stops = start[j].tolist(), (start[j] + length[j]).tolist()
         if is_string[j].all():
             columns[name] = [data[a:b] for a, b in zip(starts, stops)]
@@ -271,4 +292,26 @@ def decode_nodes(listpacks: list[bytes], master_ms: list[int], master_seq: list[
                 data[a:b] if text else b"%d" % number
                 for a, b, text, number in zip(starts, stops, is_string[j].tolist(), numbers)
             ]
-    return EntryColumns(np.column_stack([ms, seq]), columns)
+    return EntryColumns(np.column_stack([ms, seq]), columns, frozenset(fields) - set(columns))
+
+
+def _even_rows(
+    buf: np.ndarray, is_string: np.ndarray, start: np.ndarray, length: np.ndarray
+) -> np.ndarray | None:
+    """Strings of one length at evenly spaced offsets, as a ``(n, length)`` view of ``buf``; else None.
+
+    A raw stream stores one entry per node (its entries exceed ``stream-node-max-bytes``) and its nodes all have
+    the same size, so its samples lie one node apart: the view costs no copy.
+    """
+    if not is_string.all() or (length != length[0]).any():
+        return None
+    if len(start) > 1:
+        steps = np.diff(start)
+        if (steps != steps[0]).any() or steps[0] <= 0:
+            return None
+        step = int(steps[0])
+    else:
+        step = int(length[0])
+    return np.lib.stride_tricks.as_strided(
+        buf[int(start[0]) :], shape=(len(start), int(length[0])), strides=(step, 1), writeable=False
+    )

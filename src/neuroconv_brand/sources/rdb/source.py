@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import NamedTuple
 
 import numpy as np
 
-from ..base import Entry, EntryColumns, StreamSource, StreamStats
+from ..base import Entry, EntryColumns, FixedWidthColumn, StreamSource, StreamStats
 from ..entry_ids import EntryId
 from .errors import RdbCorruptError
 from .index import KeyInfo, RdbIndex, StreamIndex, build_index, open_rdb
 from .listpack import ListpackError
-from .node_columns import decode_nodes, worth_decoding_together
+from .node_columns import ColumnChoice, decode_nodes, worth_decoding_together
 from .primitives import BufferedNode, RdbCursor, lzf_decompress
 from .streams import NodeError, StreamMetadata, decode_node
 
@@ -156,13 +156,22 @@ class RdbStreamSource(StreamSource):
             yield batch
 
     def iter_entry_batches(
-        self, stream: str, start: EntryId | None = None, end: EntryId | None = None, batch_size: int = 2000
+        self,
+        stream: str,
+        start: EntryId | None = None,
+        end: EntryId | None = None,
+        batch_size: int = 2000,
+        fields: Collection[bytes] | None = None,
+        binary_fields: Collection[bytes] = (),
     ) -> Iterator[list[Entry] | EntryColumns]:
         """Batches of at most ``batch_size`` entries covering ``[start, end]``, as columns where possible.
 
         Runs of nodes in BRAND's usual layout are decoded together (:func:`~.node_columns.decode_nodes`) and
-        come as :class:`~neuroconv_brand.sources.base.EntryColumns`; other nodes come as lists of entries.
+        come as :class:`~neuroconv_brand.sources.base.EntryColumns` (with only ``fields``, and ``binary_fields``
+        as :class:`~neuroconv_brand.sources.base.FixedWidthColumn` where they are evenly spaced); other nodes
+        come as lists of entries.
         """
+        wanted = ColumnChoice(None if fields is None else frozenset(fields), frozenset(binary_fields))
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         index = self._stream(stream)
@@ -170,7 +179,7 @@ class RdbStreamSource(StreamSource):
         pending: list[Entry] | EntryColumns | None = None
         for nodes in self._node_chunks(self._range_nodes(index, start, end)):
             listpacks = [self._listpack(index, node) for node in nodes]
-            for part in self._decode_run(index, nodes, listpacks, start, end):
+            for part in self._decode_run(index, nodes, listpacks, start, end, wanted):
                 if pending is not None and not _joinable(pending, part):
                     if len(pending):
                         yield pending
@@ -193,6 +202,7 @@ class RdbStreamSource(StreamSource):
         listpacks: list[bytes],
         start: EntryId | None,
         end: EntryId | None,
+        wanted: ColumnChoice,
     ) -> Iterator[list[Entry] | EntryColumns]:
         """Consecutive nodes as columns where the fast path applies and pays (many nodes of few layouts).
 
@@ -202,13 +212,15 @@ class RdbStreamSource(StreamSource):
         together = worth_decoding_together(listpacks)
         columns = None
         if together:
-            columns = decode_nodes(listpacks, [node.ms for node in nodes], [node.seq for node in nodes])
+            columns = decode_nodes(
+                listpacks, [node.ms for node in nodes], [node.seq for node in nodes], wanted
+            )
         if columns is not None:
             yield _within(columns, start, end)
         elif together:  # halves are smaller, so this ends with runs too small to be worth it
             half = len(nodes) // 2
-            yield from self._decode_run(index, nodes[:half], listpacks[:half], start, end)
-            yield from self._decode_run(index, nodes[half:], listpacks[half:], start, end)
+            yield from self._decode_run(index, nodes[:half], listpacks[:half], start, end, wanted)
+            yield from self._decode_run(index, nodes[half:], listpacks[half:], start, end, wanted)
         else:
             yield [
                 entry
@@ -405,7 +417,13 @@ def _within(columns: EntryColumns, start: EntryId | None, end: EntryId | None) -
 def _joinable(first: list[Entry] | EntryColumns, second: list[Entry] | EntryColumns) -> bool:
     if isinstance(first, list) or isinstance(second, list):
         return isinstance(first, list) and isinstance(second, list)
-    return list(first.columns) == list(second.columns)
+    if _has_views(first) or _has_views(second):
+        return False  # joining would copy what the views spare: yield the shorter batch instead
+    return list(first.columns) == list(second.columns) and first.other_fields == second.other_fields
+
+
+def _has_views(columns: EntryColumns) -> bool:
+    return any(isinstance(values, FixedWidthColumn) for values in columns.columns.values())
 
 
 def _join(
@@ -418,6 +436,7 @@ def _join(
     return EntryColumns(
         np.concatenate([first.ids, second.ids]),
         {name: values + second.columns[name] for name, values in first.columns.items()},
+        first.other_fields,
     )
 
 
