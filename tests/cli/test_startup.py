@@ -156,6 +156,14 @@ def test_a_session_without_raw_streams_converts_without_the_raw_data_stack(clean
     assert len(nwbfile.trials) == len(clean_session.truth.trials)
 
 
+def test_converting_an_rdb_file_read_directly_imports_no_redis_client(clean_session, tmp_path):
+    # redis-py (0.1 s of imports) is for live servers and the embedded one; the direct reader needs none
+    output = tmp_path / "processed.nwb"
+    report = modules_after(convert_statement("convert", clean_session.rdb_path, output), ("redis",))
+    assert report == {"outcome": 0, "loaded": []}
+    assert len(read_nwb(output).trials) == len(clean_session.truth.trials)
+
+
 def test_a_raw_stream_loads_the_raw_data_stack_and_converts(tmp_path):
     truth = save_session_rdb(SessionConfig(duration_s=1.0, raw=True, seed=7), tmp_path / "raw.rdb", tmp_path)
     output = tmp_path / "raw.nwb"

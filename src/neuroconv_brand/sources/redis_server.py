@@ -24,13 +24,13 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from typing import TYPE_CHECKING
 
 from ..errors import RdbFileError, RedisServerNotFoundError, SourceConnectionError
 from .rdb import format as rdb_format
+
+if TYPE_CHECKING:  # redis-py is imported where a server is started: reading a .rdb file directly needs none
+    import redis
 
 #: Highest RDB format version each Redis release line writes and reads.
 _RDB_VERSION_BY_REDIS = [((8, 0), 12), ((7, 4), 12), ((7, 2), 11), ((7, 0), 10), ((5, 0), 9), ((4, 0), 8)]
@@ -267,9 +267,15 @@ class EmbeddedRedisServer:
 
     def client(self, **kwargs) -> redis.Redis:
         """A new redis-py client for this server (``decode_responses`` stays False: payloads are bytes)."""
+        import redis
+
         return redis.Redis(unix_socket_path=self.socket_path, socket_timeout=None, **kwargs)
 
     def _wait_until_ready(self, timeout: float) -> None:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         deadline = time.monotonic() + timeout
         probe = None
         while time.monotonic() < deadline:
@@ -305,6 +311,10 @@ class EmbeddedRedisServer:
 
     def close(self) -> None:
         """Stop the server without saving and remove its folder. Safe to call twice."""
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         process = getattr(self, "_process", None)
         if process is not None and process.poll() is None:
             try:

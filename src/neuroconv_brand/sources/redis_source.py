@@ -16,11 +16,7 @@ from redis.retry import Retry
 from ..errors import SourceAuthenticationError, SourceConnectionError, SourceError
 from .base import Entry, StreamSource, StreamStats
 from .entry_ids import EntryId
-
-#: Connect quickly or fail: an unreachable server should be reported in seconds, not minutes.
-DEFAULT_CONNECT_TIMEOUT = 5.0
-#: Reads of large batches from a busy rig can take a while; redis-py's 5 s default is too tight.
-DEFAULT_READ_TIMEOUT = 120.0
+from .timeouts import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
 
 
 def make_client(

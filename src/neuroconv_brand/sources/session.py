@@ -10,31 +10,28 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 import threading
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-import redis
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import GraphError, NoSupergraphError, RdbFileError, SourceError
 from ..graph.stream_specs import StreamSpec
 from ..graph.supergraph import Graph
 from .base import StreamSource
 from .context import SessionContext
-from .redis_server import EmbeddedRedisServer, read_rdb_version
-from .redis_source import (
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_READ_TIMEOUT,
-    RedisStreamSource,
-    make_client,
-)
+from .redis_server import read_rdb_version
+from .timeouts import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+
+if TYPE_CHECKING:  # redis-py is imported to connect: a .rdb file read directly needs none (0.1 s at startup)
+    import redis  # noqa: F401 (named in SourceLike)
 
 #: The stream in which BRAND's supervisor publishes the graph model (one entry per load/update).
 SUPERGRAPH_STREAM = "supergraph_stream"
 
-SourceLike = str | os.PathLike | redis.Redis
+SourceLike = "str | os.PathLike | redis.Redis"
 RdbReader = Literal["auto", "direct", "server"]
 
 
@@ -47,6 +44,11 @@ class SourceLocation:
     description: str
 
 
+def _is_redis_client(source: object) -> bool:
+    redis_module = sys.modules.get("redis")  # a client exists only once redis-py is imported
+    return redis_module is not None and isinstance(source, redis_module.Redis)
+
+
 def locate_source(source: SourceLike) -> SourceLocation:
     """Classify a user-given source and check that it exists.
 
@@ -55,7 +57,7 @@ def locate_source(source: SourceLike) -> SourceLocation:
     SourceError
         When the string is neither a Redis URL nor an existing socket or file, with what was expected.
     """
-    if isinstance(source, redis.Redis):
+    if _is_redis_client(source):
         return SourceLocation("client", f"client-{id(source)}", "the given redis.Redis client")
     text = os.fspath(source)
     if text.startswith(("redis://", "rediss://", "unix://")):
@@ -165,6 +167,15 @@ class BrandSession:
 
     @classmethod
     def _create(cls, source, location, registry_key, redis_server_path, rdb_reader, timeouts):
+        if location.kind == "rdb":
+            read_rdb_version(location.target)  # fails early, with a clear message, on a non-RDB file
+            if rdb_reader in ("auto", "direct"):
+                from .rdb import RdbStreamSource
+
+                return cls(RdbStreamSource(location.target), location, registry_key)
+        from .redis_server import EmbeddedRedisServer
+        from .redis_source import RedisStreamSource, make_client  # imports redis-py
+
         if location.kind == "client":
             return cls(
                 RedisStreamSource(source, location.description, owns_client=False), location, registry_key
@@ -179,11 +190,6 @@ class BrandSession:
             )
             source = RedisStreamSource(client, location.description, read_timeout=timeouts["read_timeout"])
             return cls(source, location, registry_key)
-        read_rdb_version(location.target)  # fails early, with a clear message, on a non-RDB file
-        if rdb_reader in ("auto", "direct"):
-            from .rdb import RdbStreamSource
-
-            return cls(RdbStreamSource(location.target), location, registry_key)
         server = EmbeddedRedisServer(location.target, redis_server_path=redis_server_path)
         try:
             stream_source = RedisStreamSource(server.client(), location.description, read_timeout=None)
