@@ -191,9 +191,10 @@ def test_convert_reads_a_raw_stream_once_importing_neuroconv_while_the_workers_d
         "from neuroconv_brand.extractors import recording_index\n"
         "passes, original = [], recording_index.forked_map\n"
         "def probe(session, function, jobs, workers):\n"
-        "    before = 'pynwb' in sys.modules\n"
+        "    loaded = lambda: ['pynwb' in sys.modules, 'spikeinterface' in sys.modules]\n"
+        "    before = loaded()\n"
         "    results = original(session, function, jobs, workers)\n"
-        "    passes.append([jobs[0][0].spec.name, before, 'pynwb' in sys.modules])\n"
+        "    passes.append([jobs[0][0].spec.name, before, loaded()])\n"
         "    return results\n"
         "recording_index.forked_map = probe\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
@@ -201,9 +202,9 @@ def test_convert_reads_a_raw_stream_once_importing_neuroconv_while_the_workers_d
         "print(json.dumps({'code': code, 'passes': passes}))"
     )
     assert report["code"] == 0
-    # One pass over the raw stream (the converter's interface reuses its index), with NeuroConv and pynwb
-    # imported by this process while the forked workers read.
-    assert report["passes"] == [["nsp_neural", False, True]]
+    # One pass over the raw stream (the converter's interface reuses its index), with NeuroConv, pynwb and
+    # SpikeInterface imported by this process while the forked workers read.
+    assert report["passes"] == [["nsp_neural", [False, False], [True, True]]]
     assert_raw_series(output, truth)
 
 

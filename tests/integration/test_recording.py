@@ -35,11 +35,8 @@ from spikeinterface.core.testing import check_recordings_equal
 
 from neuroconv_brand.errors import GraphError, StreamDecodeError
 from neuroconv_brand.extractors import recording_index
-from neuroconv_brand.extractors.recording_extractor import (
-    BrandRecordingExtractor,
-    RecordingConfigurationError,
-    gain_from_unit,
-)
+from neuroconv_brand.extractors.raw_stream_plan import RecordingConfigurationError, gain_from_unit
+from neuroconv_brand.extractors.recording_extractor import BrandRecordingExtractor
 from neuroconv_brand.extractors.sorting_extractor import BrandSortingExtractor
 from neuroconv_brand.graph.acquisition import find_recording_streams
 from neuroconv_brand.interfaces.participant import BrandParticipantInterface

@@ -165,7 +165,7 @@ def run_convert(args: argparse.Namespace) -> int:
     with session, warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # NeuroConv's once-per-process metadata-format notice
         warnings.filterwarnings("ignore", message=".*compression may not be available")  # the user chose it
-        raw_passes = _start_raw_passes(session, source, args, streams, base_dir, server)
+        raw_passes = _start_raw_passes(session, args, streams, base_dir)
         from neuroconv.utils import dict_deep_update, load_dict_from_file
 
         from ..apps.dandi_subject import dandi_subject_note
@@ -223,18 +223,16 @@ def run_convert(args: argparse.Namespace) -> int:
 
 def _start_raw_passes(
     session: BrandSession,
-    source: str,
     args: argparse.Namespace,
     streams: list[str] | None,
     base_dir: Path | None,
-    server: Path | None,
 ) -> list:
-    """Read the raw streams the conversion will write before NeuroConv is imported, importing it meanwhile.
+    """Read the raw streams the conversion will write before SpikeInterface and NeuroConv are imported.
 
     The pass over a raw stream (:mod:`~neuroconv_brand.extractors.recording_index`) runs in forked workers; this
-    process imports NeuroConv and pynwb (about a second) while they decode, instead of before. The converter's
-    recording interfaces, built with the same settings, find the pass's index in the session. Returns the
-    extractors, which keep it until the conversion is written.
+    process imports SpikeInterface, NeuroConv and pynwb (over a second) while they decode, instead of before. The
+    converter's recording interfaces, planned with the same settings, find the pass's index in the session.
+    Returns the indexes, which the caller keeps until the conversion is written.
     """
     from ..graph.acquisition import chosen_recording_streams
 
@@ -243,24 +241,23 @@ def _start_raw_passes(
     raw_streams = chosen_recording_streams(graph, present, streams, args.include_raw)
     if not raw_streams:
         return []
-    from ..extractors.recording_extractor import BrandRecordingExtractor
+    from ..extractors.raw_stream_plan import plan_raw_stream, start_raw_pass
+    from ..reading.stream_spool import read_workers
 
+    plans = [plan_raw_stream(session, graph, name, clock=args.clock) for name in raw_streams]
     queued = session.context.while_reading
     queued.append(_import_conversion_modules)
     try:
-        return [
-            BrandRecordingExtractor(
-                source, name, clock=args.clock, brand_base_dir=base_dir, redis_server_path=server
-            )
-            for name in raw_streams
-        ]
+        return [start_raw_pass(session, graph, plan, read_workers()) for plan in plans]
     finally:  # read in this process (one worker, no fork): nothing ran meanwhile, and nothing is left queued
         if _import_conversion_modules in queued:
             queued.remove(_import_conversion_modules)
 
 
 def _import_conversion_modules() -> None:
-    import neuroconv_brand.converter  # noqa: F401  (NeuroConv, pynwb, hdmf)
+    """NeuroConv, pynwb and hdmf (the converter), and SpikeInterface (the recording extractor)."""
+    import neuroconv_brand.converter
+    import neuroconv_brand.extractors.recording_extractor  # noqa: F401
 
 
 def _inspect_output(path: Path) -> int:

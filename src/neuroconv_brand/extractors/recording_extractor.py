@@ -24,8 +24,6 @@ Gaps
 from __future__ import annotations
 
 import json
-import math
-import re
 import warnings
 from collections.abc import Sequence
 from os import PathLike
@@ -36,67 +34,23 @@ import numpy as np
 from spikeinterface.core import BaseRecording, BaseRecordingSegment
 from spikeinterface.core.core_tools import define_function_from_class
 
-from ..errors import ConfigurationError, GraphError, StreamDecodeError
 from ..graph.acquisition import is_acquisition_stream
-from ..graph.stream_specs import KeySpec, StreamSpec
-from ..graph.supergraph import Graph
 from ..interruption import check_interrupted
 from ..reading.decoding import OnBadEntry
 from ..reading.read_once_rows import ReadOnceRows
 from ..reading.stream_spool import read_workers as default_read_workers
-from ..sources.session import find_stream_spec, open_session_graph
+from ..sources.session import open_session_graph
 from ..timing.clocks import Clock
-from ..timing.session_start import session_start_ms
-from .recording_index import RawStream, RecordingGap, index_stream
+from .raw_stream_plan import (
+    GapMode,
+    RecordingConfigurationError,
+    Timing,
+    plan_raw_stream,
+    start_raw_pass,
+)
+from .recording_index import RecordingGap
 
 __all__ = ["BrandRecordingExtractor", "BrandRecordingSegment", "RecordingGap", "read_brand"]
-
-Timing = Literal["auto", "nsp", "entries"]
-GapMode = Literal["segments", "timestamps"]
-
-_MICROVOLTS_PER = {"nV": 1e-3, "uV": 1.0, "µV": 1.0, "μV": 1.0, "mV": 1e3, "V": 1e6}
-_VOLTAGE_UNIT = re.compile(
-    r"^\s*(?:(?P<factor>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\*?\s*)?(?P<unit>nV|uV|µV|μV|mV|V)\s*$"
-)
-_NODE_RATE_PARAMETERS = ("samp_freq", "sampling_frequency", "sample_rate", "fs")
-
-
-class RecordingConfigurationError(ConfigurationError):
-    """An option of a recording (channel map, sampling frequency, clock rate, electrodes) does not fit the data."""
-
-
-# ------------------------------------------------------------------------------------------- option helpers
-
-
-def gain_from_unit(unit: str | None) -> float | None:
-    """Microvolts per stored unit for a voltage unit string: ``"0.25uV"`` -> 0.25, ``"mV"`` -> 1000.
-
-    Returns None when ``unit`` is not a voltage (``"n/a"``, ``"(0.25uV)^2"``, ``"spikes"``).
-    """
-    if unit is None:
-        return None
-    match = _VOLTAGE_UNIT.match(str(unit))
-    if match is None:
-        return None
-    factor = float(match["factor"]) if match["factor"] else 1.0
-    return factor * _MICROVOLTS_PER[match["unit"]]
-
-
-def node_sampling_frequency(graph: Graph, spec: StreamSpec) -> float | None:
-    """The writing node's ``samp_freq`` parameter for this stream (per-stream lists are indexed by stream)."""
-    node = graph.nodes.get(spec.source_nickname or "") or {}
-    parameters = node.get("parameters") or {}
-    if not isinstance(parameters, dict):
-        return None
-    for name in _NODE_RATE_PARAMETERS:
-        value = parameters.get(name)
-        if isinstance(value, list):
-            names = parameters.get("stream_names")
-            index = names.index(spec.name) if isinstance(names, list) and spec.name in names else 0
-            value = value[index] if index < len(value) else None
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return float(value)
-    return None
 
 
 def load_channel_map(
@@ -244,41 +198,38 @@ class BrandRecordingExtractor(BaseRecording):
         read_workers: int | None = None,
         all_annotations: bool = True,
     ):
-        _check_choice("timing", timing, ("auto", "nsp", "entries"))
-        _check_choice("gaps", gaps, ("segments", "timestamps"))
-        _check_choice("clock", clock, ("sync", "monotonic", "redis"))
-        _check_choice("on_bad_entry", on_bad_entry, ("raise", "skip"))
         self.session, self.graph = open_session_graph(
             self, file_path, brand_base_dir, derivative, redis_server_path
         )
-        self.spec = find_stream_spec(self.session, self.graph, stream_name)
-        self.key = self._find_key(key)
+        plan = plan_raw_stream(
+            self.session,
+            self.graph,
+            stream_name,
+            key,
+            sampling_frequency,
+            gain_to_uv,
+            timing,
+            timestamps_key,
+            timestamps_rate,
+            gaps,
+            clock,
+            on_bad_entry,
+        )
+        self.spec, self.key = plan.spec, plan.key
         where = f"stream '{stream_name}', key '{key}'"
-        fs = self._sampling_frequency(sampling_frequency, where)
-        gain = self._gain(gain_to_uv, where)
+        fs = plan.sampling_frequency
         electrodes = load_channel_map(channel_map, self.key.chan, where)
         BaseRecording.__init__(self, fs, electrodes, self.key.numpy_dtype.newbyteorder("="))
 
         self.on_bad_entry: OnBadEntry = on_bad_entry
         self.timestamps_key = timestamps_key
         self.clock: Clock = clock
-        self.session_start_ms = session_start_ms(self.session, self.graph)
-        resolved = self._resolve_timing(timing, timestamps_key)
-        rate = float(timestamps_rate) if timestamps_rate else fs
-        self._ts_key = self._timestamps_keyspec(timestamps_key, where) if resolved == "nsp" else None
-        raw = RawStream(
-            self.spec,
-            self.key,
-            self._ts_key,
-            on_bad_entry,
-            clock,
-            self._clock_step(rate, fs) if resolved == "nsp" else 1,
-            gaps == "timestamps",
-        )
+        self.session_start_ms = plan.session_start_ms
+        self._ts_key = plan.raw.timestamps
         workers = default_read_workers() if read_workers is None else int(read_workers)
         if workers < 1:
             raise RecordingConfigurationError(f"read_workers must be at least 1, got {read_workers}.")
-        self._index = index_stream(self.session, self.graph, raw, fs, rate, self.session_start_ms, workers)
+        self._index = start_raw_pass(self.session, self.graph, plan, workers)
         if self._index.skipped:
             warnings.warn(
                 f"{where}: left out {self._index.skipped} entries whose payload did not match the declared shape "
@@ -297,7 +248,7 @@ class BrandRecordingExtractor(BaseRecording):
                 )
         self._report_gaps(where)
 
-        self.set_channel_gains(gain)
+        self.set_channel_gains(plan.gain_to_uv)
         self.set_channel_offsets(float(offset_to_uv))
         self.set_property("channel_name", [str(e) for e in electrodes])
         self.annotate(
@@ -352,95 +303,6 @@ class BrandRecordingExtractor(BaseRecording):
 
     # --- construction helpers ---------------------------------------------------------------------------
 
-    def _find_key(self, key: str) -> KeySpec:
-        spec = self.spec.keys.get(key)
-        if spec is None:
-            known = ", ".join(sorted(self.spec.keys)) or "none"
-            raise GraphError(
-                f"stream '{self.spec.name}' declares no key '{key}' (declared: {known}); pass key= with the field "
-                "that holds the samples."
-            )
-        if spec.is_text:
-            raise GraphError(
-                f"stream '{self.spec.name}', key '{key}' holds text (sample_type: str), not samples."
-            )
-        return spec
-
-    def _sampling_frequency(self, given: float | None, where: str) -> float:
-        if given is not None:
-            if not (math.isfinite(given) and given > 0):
-                raise RecordingConfigurationError(
-                    f"{where}: sampling_frequency must be positive, got {given}."
-                )
-            return float(given)
-        if self.spec.rate:
-            return float(self.spec.rate) * self.key.samp
-        # Only an acquisition node's samp_freq is its output rate (nsp_all's is the rate of its input).
-        from_node = node_sampling_frequency(self.graph, self.spec)
-        if from_node is not None and is_acquisition_stream(self.graph, self.spec):
-            return from_node
-        raise GraphError(
-            f"{where}: the graph gives no sampling rate (no 'rate' for the stream in the exportNWB configuration, "
-            f"and '{self.spec.source_nickname}' is not an acquisition node with a 'samp_freq' parameter); pass "
-            "sampling_frequency=."
-        )
-
-    def _gain(self, given: float | None, where: str) -> float:
-        if given is not None:
-            if not (math.isfinite(given) and given != 0):
-                raise RecordingConfigurationError(
-                    f"{where}: gain_to_uv must be a non-zero number, got {given}."
-                )
-            return float(given)
-        unit = (self.key.nwb or {}).get("unit")
-        gain = gain_from_unit(unit)
-        if gain is None:
-            raise GraphError(
-                f"{where}: the unit {unit!r} of the node YAML's nwb block is not a voltage ('0.25uV', 'uV', 'mV', "
-                "...), so the gain to microvolts is unknown; pass gain_to_uv=."
-            )
-        return gain
-
-    def _resolve_timing(self, timing: Timing, timestamps_key: str) -> Literal["nsp", "entries"]:
-        if timing != "auto":
-            return timing
-        first = self.session.source.read_range(self.spec.name, count=1)
-        has_clock = bool(first) and timestamps_key.encode() in first[0][1]
-        return "nsp" if has_clock else "entries"
-
-    def _timestamps_keyspec(self, timestamps_key: str, where: str) -> KeySpec:
-        first = self.session.source.read_range(self.spec.name, count=1)
-        if not first:
-            raise GraphError(f"{where}: the stream has no entries.")
-        raw_id, fields = first[0]
-        payload = fields.get(timestamps_key.encode())
-        if payload is None:
-            raise StreamDecodeError(
-                f"stream '{self.spec.name}', entry {raw_id.decode()}: no field '{timestamps_key}' (timing='nsp' "
-                "needs the NSP clock per sample); use timing='entries' or name the field with timestamps_key=."
-            )
-        for per_entry in (self.key.samp, 1):
-            for dtype in ("uint64", "uint32"):
-                if len(payload) == per_entry * np.dtype(dtype).itemsize:
-                    return KeySpec(timestamps_key, chan=1, samp=per_entry, dtype=dtype)
-        raise StreamDecodeError(
-            f"stream '{self.spec.name}', entry {raw_id.decode()}, key '{timestamps_key}': payload is {len(payload)} "
-            f"bytes; expected 8 or 4 bytes per sample ({self.key.samp} samples) or per entry. Use timing='entries' "
-            "if this field is not the NSP sample clock."
-        )
-
-    def _clock_step(self, tick_rate: float, fs: float) -> int:
-        """NSP ticks from one sample to the next (the clock rate must be a whole multiple of the sampling rate)."""
-        step_float = tick_rate / fs
-        step = round(step_float)
-        if step < 1 or abs(step_float - step) > 1e-9 * step_float:
-            raise RecordingConfigurationError(
-                f"stream '{self.spec.name}': the clock rate {tick_rate} Hz is not a whole multiple of the sampling "
-                f"frequency {fs} Hz; pass timestamps_rate= (ticks per second of '{self.timestamps_key}') or use "
-                "timing='entries'."
-            )
-        return step
-
     def _report_gaps(self, where: str) -> None:
         gaps = self._index.gaps
         if not gaps:
@@ -459,11 +321,6 @@ class BrandRecordingExtractor(BaseRecording):
             "see BrandRecordingExtractor.gaps.",
             stacklevel=3,
         )
-
-
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise RecordingConfigurationError(f"{name} must be one of {allowed}, not {value!r}.")
 
 
 class BrandRecordingSegment(BaseRecordingSegment):

@@ -24,7 +24,7 @@ from ..sources.session import find_stream_spec, open_session_graph
 from ..timing.clocks import Clock, sample_rate
 from ..timing.session_clocks import session_entry_times
 from ..timing.session_start import session_start_ms
-from .recording_extractor import RecordingConfigurationError
+from .raw_stream_plan import RecordingConfigurationError
 
 
 class BrandSortingExtractor(BaseSorting):

@@ -19,7 +19,8 @@ from pydantic import validate_call
 from pynwb import NWBFile
 from spikeinterface.core import BaseRecording
 
-from ..extractors.recording_extractor import BrandRecordingExtractor, RecordingConfigurationError
+from ..extractors.raw_stream_plan import RecordingConfigurationError
+from ..extractors.recording_extractor import BrandRecordingExtractor
 from ..graph.acquisition import is_acquisition_stream
 from ..nwb.zarr_references import JsonZarrReferencesMixin
 from ..timing.clocks import session_start_datetime
