@@ -13,7 +13,7 @@ from pynwb import read_nwb
 
 from neuroconv_brand import BrandConverter
 from neuroconv_brand.nwb.compression_presets import apply_compression_preset
-from neuroconv_brand.nwb.gzip_chunks import defer_gzip_datasets
+from neuroconv_brand.nwb.direct_chunks import defer_chunked_datasets
 from neuroconv_brand.nwb.output_files import write_nwbfile
 from neuroconv_brand.testing import SessionConfig, save_session_rdb
 
@@ -82,7 +82,7 @@ def test_raw_and_feature_streams_take_the_threaded_path(session):
     converter = BrandConverter(file_path=folder / "raw.rdb", include_raw=True)
     nwbfile = converter.create_nwbfile()
     configuration = get_default_backend_configuration(nwbfile, backend="hdf5")
-    remaining, deferred = defer_gzip_datasets(nwbfile, configuration)
+    remaining, deferred = defer_chunked_datasets(nwbfile, configuration)
     locations = {item.location_in_file for item in deferred}
     assert {RAW, *FEATURES} <= locations
     assert not locations & set(remaining.dataset_configurations)
@@ -164,7 +164,7 @@ def test_write_threads_on_the_command_line(session, uncompressed, tmp_path):
 def test_run_conversion_writes_gzip_on_threads_too(session, uncompressed, tmp_path):
     from neuroconv.tools.nwb_helpers import make_nwbfile_from_metadata
 
-    from neuroconv_brand.nwb.gzip_chunks import DeferredChunks
+    from neuroconv_brand.nwb.direct_chunks import DeferredChunks
 
     folder, _ = session
     converter = BrandConverter(file_path=folder / "raw.rdb", include_raw=True)

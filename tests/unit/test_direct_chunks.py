@@ -10,7 +10,7 @@ import pytest
 from hdmf.data_utils import DataChunk, DataChunkIterator
 from neuroconv.tools.hdmf import GenericDataChunkIterator
 
-from neuroconv_brand.nwb.gzip_chunks import DeferredDataset, fill_deferred_datasets
+from neuroconv_brand.nwb.direct_chunks import DeferredDataset, fill_deferred_datasets
 from neuroconv_brand.nwb.write_threads import WRITE_THREADS_VARIABLE, write_threads
 
 
