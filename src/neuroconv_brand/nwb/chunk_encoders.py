@@ -15,8 +15,10 @@ Any other pipeline (shuffle before gzip, Zstd, a checksum, ...) has no encoder: 
 encoder releases the GIL while it works, so chunks are encoded on several threads.
 
 As the HDF5 Blosc filter does, a chunk Blosc cannot shrink is stored as it is, with the filter's bit set in the
-chunk's filter mask (the filter is optional, as h5py creates it). HDF5's deflate filter stores zlib's output
-whatever its size.
+chunk's filter mask (the filter is optional, as h5py creates it). The filter compresses into a buffer of the
+chunk's size and numcodecs into one 16 bytes larger, so a tiny chunk (a few hundred bytes) that Blosc shrinks by
+only a few bytes may be stored compressed here and as it is by the filter: both read back as the same data.
+HDF5's deflate filter stores zlib's output whatever its size.
 """
 
 from __future__ import annotations
