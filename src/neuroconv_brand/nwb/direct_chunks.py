@@ -179,7 +179,8 @@ def write_chunked(dataset, source: AbstractDataChunkIterator, pool: ThreadPoolEx
     chunk-sized buffer and encoded in ``pool`` (:func:`prepare_chunk`), then stored as it is, in order. Any other
     block, or a dataset whose pipeline has no encoder (:func:`~neuroconv_brand.nwb.chunk_encoders.chunk_encoder`),
     is written through h5py (after the chunks in flight). At most ``2 * threads`` chunks are in flight and their
-    buffers are reused, so memory holds one block of ``source`` plus those buffers and their encoded bytes.
+    buffers are reused, so memory holds at most two blocks of ``source`` (the chunks of one may wait for their
+    copy while the next is read) plus those buffers and their encoded bytes.
     """
     encoder = chunk_encoder(dataset)
     limit = CHUNKS_IN_FLIGHT_PER_THREAD * threads
@@ -216,7 +217,7 @@ def prepare_chunk(
     """Gather ``piece`` into ``buffer`` (a full chunk, zero-padded past the piece) and encode it.
 
     Returns ``(buffer, stored bytes, filter mask)``; for the pipeline without filters the stored bytes are the
-    buffer itself. The copy into ``buffer`` also means a chunk in flight does not keep its block in memory.
+    buffer itself. Once copied, a chunk waiting to be stored no longer holds its block in memory.
     """
     if piece.shape != buffer.shape:
         buffer.fill(0)  # HDF5 stores edge chunks whole
