@@ -155,8 +155,8 @@ def write_nwbfile(
 
     Zarr files get JSON object references, which any reader decodes
     (:func:`~neuroconv_brand.nwb.zarr_references.json_object_references`). In HDF5 files, the chunk-iterator
-    datasets of time series without filters, or with gzip or Blosc alone, are written with direct chunk writes,
-    their chunks gathered and compressed on ``write_threads`` threads (:mod:`~neuroconv_brand.nwb.direct_chunks`).
+    datasets of time series compressed with gzip or Blosc alone are written with direct chunk writes, their chunks
+    gathered and compressed on ``write_threads`` threads (:mod:`~neuroconv_brand.nwb.direct_chunks`).
 
     This is the second half of NeuroConv's customisation workflow: ``nwbfile = converter.create_nwbfile(...)``,
     ``config = get_default_backend_configuration(nwbfile, backend="hdf5")``, edit ``config``, then
