@@ -155,8 +155,8 @@ def write_nwbfile(
 
     Zarr files get JSON object references, which any reader decodes
     (:func:`~neuroconv_brand.nwb.zarr_references.json_object_references`). In HDF5 files, the chunk-iterator
-    datasets compressed with gzip alone are compressed on ``write_threads`` threads with the standard deflate
-    filter (:mod:`~neuroconv_brand.nwb.gzip_chunks`).
+    datasets of time series compressed with gzip or Blosc alone are written with direct chunk writes, their chunks
+    gathered and compressed on ``write_threads`` threads (:mod:`~neuroconv_brand.nwb.direct_chunks`).
 
     This is the second half of NeuroConv's customisation workflow: ``nwbfile = converter.create_nwbfile(...)``,
     ``config = get_default_backend_configuration(nwbfile, backend="hdf5")``, edit ``config``, then
@@ -177,19 +177,19 @@ def write_nwbfile(
     inputs : mapping of str to path, optional
         The files the conversion read, by description: the target may not be one of them.
     write_threads : int, optional
-        Threads compressing the chunks of gzip-only datasets (HDF5); default
+        Threads preparing (gathering, compressing) the chunks of those datasets (HDF5); default
         :func:`~neuroconv_brand.nwb.write_threads.write_threads` (``$NEUROCONV_BRAND_WRITE_THREADS``, else the CPUs).
     """
     from neuroconv.tools.nwb_helpers import configure_backend, get_default_backend_configuration
 
-    from .gzip_chunks import defer_gzip_datasets, fill_deferred_datasets
+    from .direct_chunks import defer_chunked_datasets, fill_deferred_datasets
     from .zarr_references import nwb_io_class
 
     # NeuroConv's configure_and_write_nwbfile, with a full disk handled inside the writer's block, and the
-    # gzip-only datasets compressed on every core once pynwb has written the file (gzip_chunks).
+    # time series' chunk-iterator datasets written with direct chunk writes once pynwb has written the file.
     if backend_configuration is None:
         backend_configuration = get_default_backend_configuration(nwbfile, backend=backend or "hdf5")
-    remaining, deferred = defer_gzip_datasets(nwbfile, backend_configuration)
+    remaining, deferred = defer_chunked_datasets(nwbfile, backend_configuration)
     configure_backend(nwbfile=nwbfile, backend_configuration=remaining)
     with (
         atomic_output(nwbfile_path, overwrite=overwrite, inputs=inputs) as partial,

@@ -1,6 +1,6 @@
-"""How many threads compress gzip chunks.
+"""How many threads prepare (gather, compress) the chunks written directly into HDF5 files.
 
-Kept apart from :mod:`.gzip_chunks`, which imports hdmf, so the command line sets it without loading the NWB
+Kept apart from :mod:`.direct_chunks`, which imports hdmf, so the command line sets it without loading the NWB
 libraries.
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from ..environment import count_from_environment, usable_cpus
 
-#: Environment variable that sets the threads compressing gzip chunks (``--write-threads``).
+#: Environment variable that sets the threads preparing chunks (``--write-threads``).
 WRITE_THREADS_VARIABLE = "NEUROCONV_BRAND_WRITE_THREADS"
 
 
 def write_threads() -> int:
-    """Threads compressing gzip chunks: ``$NEUROCONV_BRAND_WRITE_THREADS``, else the usable CPUs."""
+    """Threads preparing chunks: ``$NEUROCONV_BRAND_WRITE_THREADS``, else the usable CPUs."""
     return count_from_environment(WRITE_THREADS_VARIABLE, usable_cpus())

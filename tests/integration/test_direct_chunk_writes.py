@@ -1,19 +1,23 @@
-"""A gzip conversion written on several threads is a standard file with the data of an uncompressed conversion."""
+"""Conversions written with direct chunk writes (no filter, gzip, Blosc): the files h5py's own write gives."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
+import zlib
 
 import h5py
+import hdf5plugin  # the Blosc filter too, to read the fast preset's data back
 import numpy as np
 import pytest
-from neuroconv.tools.nwb_helpers import get_default_backend_configuration
+from neuroconv.tools.nwb_helpers import configure_and_write_nwbfile, get_default_backend_configuration
+from numcodecs import Blosc
 from nwbinspector import Importance, inspect_nwbfile, load_config
 from pynwb import read_nwb
 
 from neuroconv_brand import BrandConverter
 from neuroconv_brand.nwb.compression_presets import apply_compression_preset
-from neuroconv_brand.nwb.gzip_chunks import defer_gzip_datasets
+from neuroconv_brand.nwb.direct_chunks import defer_chunked_datasets
 from neuroconv_brand.nwb.output_files import write_nwbfile
 from neuroconv_brand.testing import SessionConfig, save_session_rdb
 
@@ -29,8 +33,18 @@ def session(tmp_path_factory):
     return folder, truth
 
 
-def write(session, name: str, preset: str, level: int | None = None, threads: int | None = None):
-    """Convert with raw data and a compression preset; the file and its configured chunk shapes and compressors."""
+def write(
+    session,
+    name: str,
+    preset: str,
+    level: int | None = None,
+    threads: int | None = None,
+    writer=write_nwbfile,
+):
+    """Convert with raw data and a compression preset; the file and its configured chunk shapes and compressors.
+
+    ``writer`` is ours, or NeuroConv's ``configure_and_write_nwbfile`` (h5py writes every dataset itself).
+    """
     folder, _ = session
     converter = BrandConverter(file_path=folder / "raw.rdb", include_raw=True)
     metadata = converter.get_metadata()
@@ -43,7 +57,12 @@ def write(session, name: str, preset: str, level: int | None = None, threads: in
         for location, dataset in configuration.dataset_configurations.items()
     }
     path = folder / name
-    write_nwbfile(nwbfile, path, backend_configuration=configuration, overwrite=True, write_threads=threads)
+    if writer is write_nwbfile:
+        write_nwbfile(
+            nwbfile, path, backend_configuration=configuration, overwrite=True, write_threads=threads
+        )
+    else:
+        writer(nwbfile, nwbfile_path=path, backend_configuration=configuration)
     return path, configured
 
 
@@ -77,18 +96,20 @@ def inspection(path) -> set[tuple[str, str]]:
     return {(message.check_function_name, message.location) for message in messages}
 
 
-def test_raw_and_feature_streams_take_the_threaded_path(session):
+@pytest.mark.parametrize(("preset", "compressors"), [("default", ["gzip"]), ("fast", ["Blosc"])])
+def test_raw_and_feature_streams_take_the_direct_path(session, preset, compressors):
     folder, _ = session
     converter = BrandConverter(file_path=folder / "raw.rdb", include_raw=True)
     nwbfile = converter.create_nwbfile()
     configuration = get_default_backend_configuration(nwbfile, backend="hdf5")
-    remaining, deferred = defer_gzip_datasets(nwbfile, configuration)
+    apply_compression_preset(configuration, preset)
+    remaining, deferred = defer_chunked_datasets(nwbfile, configuration)
     locations = {item.location_in_file for item in deferred}
     assert {RAW, *FEATURES} <= locations
     assert not locations & set(remaining.dataset_configurations)
-    # Timestamps (shuffle, then gzip) keep h5py's write.
+    # Only the pipelines written directly; with ``default`` the timestamps (shuffle, then gzip) keep h5py's write.
     assert all(
-        configuration.dataset_configurations[location].compressors == ["gzip"] for location in locations
+        configuration.dataset_configurations[location].compressors == compressors for location in locations
     )
 
 
@@ -99,6 +120,56 @@ def test_decompressed_data_equal_the_uncompressed_conversion(uncompressed, gzipp
     for name, values in plain.items():
         assert compressed[name].dtype == values.dtype, name
         assert compressed[name].tobytes() == values.tobytes(), name
+
+
+def test_uncompressed_series_are_left_to_h5py(session):
+    # Without filters h5py's write was as fast (measured): nothing is deferred.
+    folder, _ = session
+    converter = BrandConverter(file_path=folder / "raw.rdb", include_raw=True)
+    nwbfile = converter.create_nwbfile()
+    configuration = get_default_backend_configuration(nwbfile, backend="hdf5")
+    apply_compression_preset(configuration, "none")
+    remaining, deferred = defer_chunked_datasets(nwbfile, configuration)
+    assert deferred == []
+    assert remaining.dataset_configurations.keys() == configuration.dataset_configurations.keys()
+
+
+@pytest.mark.filterwarnings("ignore:32001 compression may not be available")
+@pytest.mark.parametrize("preset", ["default", "fast"])
+def test_a_conversion_is_the_file_h5py_writes_itself(session, preset, monkeypatch):
+    # One Blosc thread in HDF5's filter, whose chunks then are the very bytes numcodecs gives.
+    monkeypatch.setenv("BLOSC_NTHREADS", "1")
+    ours, configured = write(session, f"{preset}.nwb", preset, threads=2)
+    theirs, _ = write(session, f"{preset}_h5py.nwb", preset, writer=configure_and_write_nwbfile)
+    _, truth = session
+    samples = truth.streams["nsp_neural"].fields["samples"]
+    written = read_nwb(ours).acquisition["nsp_neural_samples"].data[:]
+    np.testing.assert_array_equal(written, samples.reshape(-1, samples.shape[-1]))
+    ours_data, theirs_data = numeric_datasets(ours), numeric_datasets(theirs)
+    assert ours_data.keys() == theirs_data.keys()
+    for name, values in theirs_data.items():
+        assert ours_data[name].tobytes() == values.tobytes(), name
+    decode = zlib.decompress if preset == "default" else Blosc().decode
+    with h5py.File(ours, "r") as file, h5py.File(theirs, "r") as reference:
+        for location in (RAW, *FEATURES):
+            dataset, expected = file[location], reference[location]
+            assert dataset.chunks == expected.chunks == configured[location][0]
+            assert dataset._filters == expected._filters
+            assert (dataset.compression, dataset.shuffle) == (expected.compression, False)
+            offsets = list(itertools.product(*map(range, (0, 0), dataset.shape, dataset.chunks)))
+            assert len(offsets) == dataset.id.get_num_chunks()
+            for offset in offsets:
+                (mask, stored), (expected_mask, expected_stored) = (
+                    item.id.read_direct_chunk(offset) for item in (dataset, expected)
+                )
+                assert mask == expected_mask == 0, (location, offset)
+                assert decode(stored) == decode(expected_stored), (location, offset)
+                # Blosc: the very bytes the HDF5 filter stores (zlib's may differ between zlib builds).
+                assert preset == "default" or stored == expected_stored, (location, offset)
+        if preset == "fast":
+            assert file[RAW]._filters[str(hdf5plugin.BLOSC_ID)][-3:] == (5, 2, 1)  # level 5, bit shuffle, LZ4
+        else:
+            assert file[RAW]._filters == {"gzip": 4}
 
 
 def test_gzip_datasets_carry_the_configured_level_and_chunks(gzipped):
@@ -164,7 +235,7 @@ def test_write_threads_on_the_command_line(session, uncompressed, tmp_path):
 def test_run_conversion_writes_gzip_on_threads_too(session, uncompressed, tmp_path):
     from neuroconv.tools.nwb_helpers import make_nwbfile_from_metadata
 
-    from neuroconv_brand.nwb.gzip_chunks import DeferredChunks
+    from neuroconv_brand.nwb.direct_chunks import DeferredChunks
 
     folder, _ = session
     converter = BrandConverter(file_path=folder / "raw.rdb", include_raw=True)

@@ -1,16 +1,19 @@
-"""gzip-compressed HDF5 datasets written on every core, readable by any HDF5 reader.
+"""Time-series datasets written with direct chunk writes, each chunk prepared on a thread pool.
 
-HDF5's deflate filter compresses one chunk at a time in the writing thread. Here, the datasets whose filter
-pipeline is exactly deflate (NeuroConv's ``compressors=["gzip"]``) and whose data come from a chunk iterator
-(the ``data`` and ``timestamps`` of time series: raw broadband and feature streams) are created by pynwb empty (same chunk shape, same filter, same level), then filled after pynwb's write: the
-chunks are compressed with :mod:`zlib` in a thread pool (zlib releases the GIL) and stored as they are with
-h5py's direct chunk write. The file holds the standard deflate filter (id 1): h5py, pynwb, MATLAB and DANDI's
-tools read it without plugins, and its decompressed data are the same bytes h5py's own write gives.
+h5py writes a block of a chunked dataset in the calling thread: HDF5 gathers every chunk out of the block (a
+strided copy when a chunk spans some of the block's columns) and runs the filter pipeline on it, one chunk at a
+time. Here, the datasets whose data come from a chunk iterator (the ``data`` and ``timestamps`` of time series:
+raw broadband and feature streams) and whose pipeline is deflate alone or Blosc alone (:data:`DIRECT_PIPELINES`)
+are created by pynwb empty (same chunk shape, same filters), then filled after pynwb's write. A thread pool gathers each chunk of a block into a chunk-sized buffer (zero-padded at the
+edges, as HDF5 stores edge chunks) and encodes it (numpy copies, zlib and Blosc release the GIL); the calling
+thread only stores finished chunks in order with h5py's direct chunk write, a bounded number in flight. The
+file holds the same filters (deflate is filter 1, which any HDF5 reader opens without plugins) and its data
+read back as the bytes h5py's own write gives.
 
 Typical use (what :func:`~neuroconv_brand.nwb.output_files.write_nwbfile` does)::
 
-    deferred = defer_gzip_datasets(nwbfile, backend_configuration)  # before configure_backend
-    ...  # configure_backend(nwbfile, remaining configuration), pynwb writes the file
+    remaining, deferred = defer_chunked_datasets(nwbfile, backend_configuration)  # before configure_backend
+    ...  # configure_backend(nwbfile, remaining), pynwb writes the file
     with h5py.File(path, "r+") as file:
         fill_deferred_datasets(file, deferred, threads=write_threads())
 """
@@ -18,7 +21,6 @@ Typical use (what :func:`~neuroconv_brand.nwb.output_files.write_nwbfile` does):
 from __future__ import annotations
 
 import itertools
-import zlib
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,14 +30,16 @@ import numpy as np
 from hdmf.data_utils import AbstractDataChunkIterator, DataChunk
 
 from ..interruption import check_interrupted
+from .chunk_encoders import ChunkEncoder, chunk_encoder
 from .write_threads import write_threads
 
-#: Compressed chunks in flight per thread (bounds memory: each holds at most one chunk and its compressed bytes).
+#: Chunks in flight per thread (bounds memory: each holds one chunk-sized buffer and its encoded bytes).
 CHUNKS_IN_FLIGHT_PER_THREAD = 2
-#: HDF5's identifier of the deflate (gzip) filter.
-DEFLATE_FILTER_ID = 1
-#: dtype kinds whose chunks are compressed here (strings and objects go through h5py).
-_NUMBER_KINDS = frozenset("biufc")
+#: The NeuroConv filter pipelines (``compressors``) whose datasets are written here: gzip alone, Blosc alone.
+#: Datasets without filters (``None``) could be too (:mod:`.chunk_encoders` stores their chunks as they are), but
+#: measured on a 1-minute raw session on 2 cores, their write was not faster than h5py's: the copies saved in the
+#: writing thread were taken from the spool's read-ahead, so they are left to h5py.
+DIRECT_PIPELINES = (("gzip",), ("Blosc",))
 
 
 class DeferredChunks(AbstractDataChunkIterator):
@@ -84,13 +88,18 @@ class DeferredDataset:
     source: AbstractDataChunkIterator
 
 
-def is_gzip_only(compressors: Sequence | None) -> bool:
-    """Whether a NeuroConv dataset configuration's filter pipeline is exactly deflate (no shuffle, no checksum)."""
-    return compressors is not None and list(compressors) == ["gzip"]
+def is_written_directly(compressors: Sequence | None) -> bool:
+    """Whether a NeuroConv dataset configuration's pipeline is one written here (:data:`DIRECT_PIPELINES`).
+
+    ``compressors`` as NeuroConv holds them: None or an empty list (no filter), ``["gzip"]`` (deflate alone, no
+    shuffle or checksum), ``["Blosc"]`` or an ``hdf5plugin.Blosc`` instance (Blosc alone).
+    """
+    names = tuple(item if isinstance(item, str) else type(item).__name__ for item in compressors or ())
+    return (names or None) in DIRECT_PIPELINES
 
 
-def defer_gzip_datasets(nwbfile, backend_configuration) -> tuple[object, list[DeferredDataset]]:
-    """Wrap the gzip-only chunk-iterator datasets of the time series of ``nwbfile`` so pynwb creates them empty.
+def defer_chunked_datasets(nwbfile, backend_configuration) -> tuple[object, list[DeferredDataset]]:
+    """Wrap the chunk-iterator datasets of the time series of ``nwbfile`` written here so pynwb creates them empty.
 
     Call before NeuroConv's ``configure_backend``, and configure the rest with the returned configuration.
 
@@ -120,7 +129,7 @@ def defer_gzip_datasets(nwbfile, backend_configuration) -> tuple[object, list[De
         # Table columns keep their data outside ``fields`` (and under another path): left to the normal write.
         field = owner.fields.get(name) if isinstance(owner, TimeSeries) else None
         if not (
-            is_gzip_only(configuration.compressors)
+            is_written_directly(configuration.compressors)
             and isinstance(field, AbstractDataChunkIterator)
             and field.maxshape is not None
             and all(isinstance(size, (int, np.integer)) for size in field.maxshape)
@@ -137,17 +146,6 @@ def defer_gzip_datasets(nwbfile, backend_configuration) -> tuple[object, list[De
     return backend_configuration.model_copy(update={"dataset_configurations": remaining}), deferred
 
 
-def deflate_level(dataset) -> int | None:
-    """The gzip level of an h5py dataset whose filter pipeline is exactly deflate, else None."""
-    properties = dataset.id.get_create_plist()
-    if properties.get_nfilters() != 1:
-        return None
-    filter_id, _, values, _ = properties.get_filter(0)
-    if filter_id != DEFLATE_FILTER_ID:
-        return None
-    return int(values[0]) if values else 0
-
-
 def fill_deferred_datasets(file, deferred: Sequence[DeferredDataset], threads: int | None = None) -> None:
     """Write the data of every deferred dataset into ``file`` (an h5py file open for writing).
 
@@ -156,16 +154,16 @@ def fill_deferred_datasets(file, deferred: Sequence[DeferredDataset], threads: i
     file : h5py.File
         The written NWB file.
     deferred : sequence of DeferredDataset
-        From :func:`defer_gzip_datasets`.
+        From :func:`defer_chunked_datasets`.
     threads : int, optional
-        Compressing threads; default :func:`write_threads`.
+        Threads preparing chunks; default :func:`~neuroconv_brand.nwb.write_threads.write_threads`.
     """
     if not deferred:
         return
     threads = write_threads() if threads is None else threads
     if threads < 1:
         raise ValueError(f"threads must be at least 1, not {threads}")
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gzip-chunks") as pool:
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="chunk-writes") as pool:
         try:
             for item in deferred:
                 write_chunked(file[item.location_in_file], item.source, pool, threads)
@@ -175,52 +173,57 @@ def fill_deferred_datasets(file, deferred: Sequence[DeferredDataset], threads: i
 
 
 def write_chunked(dataset, source: AbstractDataChunkIterator, pool: ThreadPoolExecutor, threads: int) -> None:
-    """Write every block of ``source`` into ``dataset``, compressing whole chunks in ``pool``.
+    """Write every block of ``source`` into ``dataset``, preparing whole chunks in ``pool``.
 
-    A block that covers whole chunks (edge chunks included) is cut into chunks, each compressed by zlib at the
-    dataset's level and stored as is; any other block, or a dataset whose pipeline is not exactly deflate, is
-    written through h5py (after the chunks in flight). At most ``2 * threads`` chunks (copies) are in flight, so
-    memory holds one block of ``source`` plus those chunks and their compressed bytes.
+    A block that covers whole chunks (edge chunks included) is cut into chunks; each is gathered into a
+    chunk-sized buffer and encoded in ``pool`` (:func:`prepare_chunk`), then stored as it is, in order. Any other
+    block, or a dataset whose pipeline has no encoder (:func:`~neuroconv_brand.nwb.chunk_encoders.chunk_encoder`),
+    is written through h5py (after the chunks in flight). At most ``2 * threads`` chunks are in flight and their
+    buffers are reused, so memory holds at most two blocks of ``source`` (the chunks of one may wait for their
+    copy while the next is read) plus those buffers and their encoded bytes.
     """
-    level = deflate_level(dataset) if dataset.dtype.kind in _NUMBER_KINDS else None
+    encoder = chunk_encoder(dataset)
     limit = CHUNKS_IN_FLIGHT_PER_THREAD * threads
     in_flight: deque[tuple[tuple[int, ...], Future]] = deque()
+    free_buffers: list[np.ndarray] = []
 
     def store_oldest() -> None:
-        offset, compressed = in_flight.popleft()
-        dataset.id.write_direct_chunk(offset, compressed.result(), filter_mask=0)
+        offset, prepared = in_flight.popleft()
+        buffer, stored, filter_mask = prepared.result()
+        dataset.id.write_direct_chunk(offset, stored, filter_mask=filter_mask)
+        free_buffers.append(buffer)
 
     for block in _blocks(source):
         check_interrupted()
         selection = _as_slices(block.selection, dataset.shape)
-        if level is None or selection is None or not _covers_whole_chunks(selection, dataset):
+        if encoder is None or selection is None or not _covers_whole_chunks(selection, dataset):
             while in_flight:
                 store_oldest()
             dataset[block.selection] = block.data
             continue
         data = np.asarray(block.data, dtype=dataset.dtype)
         for offset, piece in _chunks_of(data, selection, dataset.chunks):
-            chunk = full_chunk(piece, dataset.chunks)
-            in_flight.append((offset, pool.submit(compress_chunk, chunk, level)))
+            buffer = free_buffers.pop() if free_buffers else np.empty(dataset.chunks, dtype=dataset.dtype)
+            in_flight.append((offset, pool.submit(prepare_chunk, piece, buffer, encoder)))
             while len(in_flight) >= limit:
                 store_oldest()
     while in_flight:
         store_oldest()
 
 
-def full_chunk(piece: np.ndarray, chunk_shape: tuple[int, ...]) -> np.ndarray:
-    """A C-contiguous copy of ``piece`` at the full chunk shape (HDF5 stores edge chunks whole: zero-padded).
+def prepare_chunk(
+    piece: np.ndarray, buffer: np.ndarray, encoder: ChunkEncoder
+) -> tuple[np.ndarray, bytes | np.ndarray, int]:
+    """Gather ``piece`` into ``buffer`` (a full chunk, zero-padded past the piece) and encode it.
 
-    Always a copy, so a chunk in flight does not keep the buffer it came from in memory.
+    Returns ``(buffer, stored bytes, filter mask)``; for the pipeline without filters the stored bytes are the
+    buffer itself. Once copied, a chunk waiting to be stored no longer holds its block in memory.
     """
-    full = np.zeros(chunk_shape, dtype=piece.dtype)
-    full[tuple(slice(0, size) for size in piece.shape)] = piece
-    return full
-
-
-def compress_chunk(chunk: np.ndarray, level: int) -> bytes:
-    """One full chunk as HDF5's deflate filter stores it: zlib (RFC 1950) at ``level``; releases the GIL."""
-    return zlib.compress(np.ascontiguousarray(chunk), level)
+    if piece.shape != buffer.shape:
+        buffer.fill(0)  # HDF5 stores edge chunks whole
+    buffer[tuple(slice(0, size) for size in piece.shape)] = piece
+    stored, filter_mask = encoder.stored(buffer)
+    return buffer, stored, filter_mask
 
 
 def _blocks(source: AbstractDataChunkIterator) -> Iterator[DataChunk]:
