@@ -91,7 +91,7 @@ def add_convert_parser(subparsers: argparse._SubParsersAction, common: argparse.
         "--write-threads",
         type=_positive_integer,
         metavar="N",
-        help="threads compressing gzip chunks of HDF5 outputs (default: $NEUROCONV_BRAND_WRITE_THREADS or the CPUs)",
+        help="threads compressing the gzip and Blosc chunks of HDF5 outputs (default: $NEUROCONV_BRAND_WRITE_THREADS or the CPUs)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.set_defaults(handler=run_convert)

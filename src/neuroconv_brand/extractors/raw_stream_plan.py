@@ -120,7 +120,9 @@ def plan_raw_stream(
     start_ms = session_start_ms(session, graph)
     resolved = _resolve_timing(session, spec, timing, timestamps_key)
     rate = float(timestamps_rate) if timestamps_rate else fs
-    timestamps = _timestamps_keyspec(session, spec, samples, timestamps_key, where) if resolved == "nsp" else None
+    timestamps = (
+        _timestamps_keyspec(session, spec, samples, timestamps_key, where) if resolved == "nsp" else None
+    )
     step = _clock_step(spec, timestamps_key, rate, fs) if resolved == "nsp" else 1
     raw = RawStream(spec, samples, timestamps, on_bad_entry, clock, step, gaps == "timestamps")
     return RawStreamPlan(raw, fs, rate, gain, start_ms)
@@ -186,7 +188,9 @@ def _samples_key(spec: StreamSpec, key: str) -> KeySpec:
     return found
 
 
-def _sampling_frequency(graph: Graph, spec: StreamSpec, key: KeySpec, given: float | None, where: str) -> float:
+def _sampling_frequency(
+    graph: Graph, spec: StreamSpec, key: KeySpec, given: float | None, where: str
+) -> float:
     if given is not None:
         if not (math.isfinite(given) and given > 0):
             raise RecordingConfigurationError(f"{where}: sampling_frequency must be positive, got {given}.")
