@@ -255,9 +255,9 @@ def _start_raw_passes(
 
 
 def _import_conversion_modules() -> None:
-    """NeuroConv, pynwb and hdmf (the converter), and SpikeInterface (the recording extractor)."""
+    """NeuroConv, pynwb and hdmf (the converter); SpikeInterface and NeuroConv's interfaces (the raw stream's)."""
     import neuroconv_brand.converter
-    import neuroconv_brand.extractors.recording_extractor  # noqa: F401
+    import neuroconv_brand.interfaces.recording  # noqa: F401
 
 
 def _inspect_output(path: Path) -> int:
