@@ -22,7 +22,7 @@ from ..graph.stream_specs import StreamSpec
 from ..graph.supergraph import Graph
 from .base import StreamSource
 from .context import SessionContext
-from .redis_server import read_rdb_version
+from .redis_server import EmbeddedRedisServer, read_rdb_version
 from .timeouts import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
 
 if TYPE_CHECKING:  # redis-py is imported to connect: a .rdb file read directly needs none (0.1 s at startup)
@@ -173,7 +173,6 @@ class BrandSession:
                 from .rdb import RdbStreamSource
 
                 return cls(RdbStreamSource(location.target), location, registry_key)
-        from .redis_server import EmbeddedRedisServer
         from .redis_source import RedisStreamSource, make_client  # imports redis-py
 
         if location.kind == "client":
