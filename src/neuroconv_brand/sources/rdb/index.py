@@ -27,7 +27,7 @@ from .errors import (
     RdbUnknownTypeError,
     RdbVersionError,
 )
-from .primitives import BufferedNode, RdbCursor, read_at
+from .primitives import RdbCursor, read_at
 from .streams import StreamMetadata, read_stream_tail
 
 #: Bytes read from disk at a time during the index pass.
@@ -392,8 +392,7 @@ class _Walker:
         previous = (-1, -1)
         node = 0
         while node < node_count:
-            batch = cursor.buffered_stream_nodes(node_count - node, with_data=False) or [self._careful_node()]
-            for offset, ms, seq, _, _ in batch:
+            for offset, ms, seq, _, _ in cursor.stream_nodes(node_count - node, with_data=False):
                 if (ms, seq) <= previous:
                     cursor.fail(
                         RdbCorruptError,
@@ -422,18 +421,6 @@ class _Walker:
             checkpoint_ms=np.frombuffer(ms_list, dtype=np.uint64).copy(),
             checkpoint_seq=np.frombuffer(seq_list, dtype=np.uint64).copy(),
             metadata=metadata,
-        )
-
-    def _careful_node(self) -> BufferedNode:
-        """The next stream node read field by field (refilling the buffer; names any corruption)."""
-        cursor = self.cursor
-        offset = cursor.pos
-        master = cursor.string("a stream node's master id")
-        if len(master) != 16:
-            cursor.fail(RdbCorruptError, f"stream node master id has {len(master)} bytes, not 16", offset)
-        cursor.skip_string("a stream node listpack")
-        return BufferedNode(
-            offset, int.from_bytes(master[:8], "big"), int.from_bytes(master[8:], "big"), b"", -1
         )
 
     # -- skipping other types -----------------------------------------------------------------------

@@ -27,7 +27,7 @@ _INT_WIDTH = {ENC_INT8: 1, ENC_INT16: 2, ENC_INT32: 4}
 
 
 class BufferedNode(NamedTuple):
-    """A stream node found by :meth:`RdbCursor.buffered_stream_nodes`."""
+    """A stream node read by :meth:`RdbCursor.stream_nodes`."""
 
     offset: int  # file offset of its master id
     ms: int
@@ -301,21 +301,37 @@ class RdbCursor:
         self._i = stop
         return buf[i:stop], size
 
-    def buffered_stream_nodes(self, count: int, with_data: bool) -> list[BufferedNode]:
-        """Up to ``count`` consecutive stream nodes lying wholly in the buffer, parsed in one tight loop.
+    def stream_nodes(self, count: int, with_data: bool) -> list[BufferedNode]:
+        """The next stream nodes: up to ``count`` parsed in one tight loop, at least one.
 
-        A node is a 16-byte master id string followed by its listpack string (plain or LZF). The loop stops
-        before any node that is not wholly buffered or not in that form; the caller reads that one with
-        :meth:`string` and :meth:`string_deferred`, which refill the buffer and name any corruption. Streams
-        have tens of thousands of nodes, so the per-node method calls of that careful path dominated reading.
+        A node is a 16-byte master id string followed by its listpack string (plain or LZF). The nodes lying
+        wholly in the buffer are parsed together (streams have tens of thousands of nodes: per-node method
+        calls dominated reading them); a node that is not wholly buffered, or not in that form, is read field by
+        field, which refills the buffer and names any corruption.
 
         Parameters
         ----------
         count : int
-            Nodes wanted at most.
+            Nodes wanted at most (at least 1).
         with_data : bool
             Return each listpack's bytes (else ``data`` is empty: the index needs only where nodes are).
         """
+        return self._buffered_stream_nodes(count, with_data) or [self._stream_node(with_data)]
+
+    def _stream_node(self, with_data: bool) -> BufferedNode:
+        offset = self.pos
+        master = self.string("a stream node's master id")
+        if len(master) != 16:
+            self.fail(RdbCorruptError, f"stream node master id has {len(master)} bytes, not 16", offset)
+        ms, seq = int.from_bytes(master[:8], "big"), int.from_bytes(master[8:], "big")
+        if not with_data:
+            self.skip_string("a stream node listpack")
+            return BufferedNode(offset, ms, seq, b"", -1)
+        data, size = self.string_deferred("a stream node listpack")
+        return BufferedNode(offset, ms, seq, data, size)
+
+    def _buffered_stream_nodes(self, count: int, with_data: bool) -> list[BufferedNode]:
+        """The nodes of :meth:`stream_nodes` that lie wholly in the buffer (none if the next one does not)."""
         buf, i, base = self._buf, self._i, self._base
         end = len(buf) - 36  # the longest master id and listpack headers fit before the data
         from_bytes = int.from_bytes

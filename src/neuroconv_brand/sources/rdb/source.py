@@ -15,7 +15,7 @@ from .errors import RdbCorruptError
 from .index import KeyInfo, RdbIndex, StreamIndex, build_index, open_rdb
 from .listpack import ListpackError
 from .node_columns import ColumnChoice, decode_nodes, worth_decoding_together
-from .primitives import BufferedNode, RdbCursor, lzf_decompress
+from .primitives import RdbCursor, lzf_decompress
 from .streams import NodeError, StreamMetadata, decode_node
 
 #: Bytes read from disk at a time when reading a stream's nodes: the first read, and the largest.
@@ -309,24 +309,9 @@ class RdbStreamSource(StreamSource):
         cursor.key = index.key.name
         number = int(index.checkpoint_nodes[block])
         while number < stop:
-            batch = cursor.buffered_stream_nodes(stop - number, with_data=True) or [
-                self._careful_node(cursor)
-            ]
-            for node in batch:
+            for node in cursor.stream_nodes(stop - number, with_data=True):
                 yield _RawNode(number, *node)
                 number += 1
-
-    @staticmethod
-    def _careful_node(cursor: RdbCursor) -> BufferedNode:
-        """The next node read field by field (refilling the cursor's buffer; names any corruption)."""
-        offset = cursor.pos
-        master = cursor.string("a stream node's master id")
-        if len(master) != 16:
-            cursor.fail(RdbCorruptError, f"stream node master id has {len(master)} bytes, not 16", offset)
-        data, size = cursor.string_deferred("a stream node listpack")
-        return BufferedNode(
-            offset, int.from_bytes(master[:8], "big"), int.from_bytes(master[8:], "big"), data, size
-        )
 
     @staticmethod
     def _node_chunks(nodes: Iterator[_RawNode]) -> Iterator[list[_RawNode]]:
