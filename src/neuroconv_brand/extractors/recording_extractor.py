@@ -225,7 +225,6 @@ class BrandRecordingExtractor(BaseRecording):
         self.timestamps_key = timestamps_key
         self.clock: Clock = clock
         self.session_start_ms = plan.session_start_ms
-        self._ts_key = plan.raw.timestamps
         workers = default_read_workers() if read_workers is None else int(read_workers)
         if workers < 1:
             raise RecordingConfigurationError(f"read_workers must be at least 1, got {read_workers}.")
