@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from ..apps.command_line import EXIT_FAILURE, EXIT_OK, UsageError, refuse_output_onto_input
 from ..errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from ..sources.session import BrandSession
 from .common import add_source_arguments, checked_source_arguments
+
+if TYPE_CHECKING:  # the session module is imported when a command runs, not when arguments are parsed
+    from ..sources.session import BrandSession
 
 
 def add_convert_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
