@@ -187,14 +187,16 @@ def test_convert_reads_a_raw_stream_once_importing_neuroconv_while_the_workers_d
         "2",
     ]
     report = run_python(
-        "import contextlib, io, json, sys\n"
+        "import contextlib, gc, io, json, sys\n"
         "from neuroconv_brand.extractors import recording_index\n"
-        "passes, original = [], recording_index.forked_map\n"
+        "passes, original, full = [], recording_index.forked_map, []\n"
+        "gc.callbacks.append(lambda phase, info: full.append(1) if info['generation'] == 2 else None)\n"
         "def probe(session, function, jobs, workers):\n"
         "    loaded = lambda: ['pynwb' in sys.modules, 'spikeinterface' in sys.modules]\n"
-        "    before = loaded()\n"
+        "    before, collections = loaded(), len(full)\n"
         "    results = original(session, function, jobs, workers)\n"
-        "    passes.append([jobs[0][0].spec.name, before, loaded()])\n"
+        "    passes.append([jobs[0][0].spec.name, before, loaded(), len(full) - collections,\n"
+        "                   gc.get_freeze_count(), gc.isenabled()])\n"
         "    return results\n"
         "recording_index.forked_map = probe\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
@@ -203,8 +205,12 @@ def test_convert_reads_a_raw_stream_once_importing_neuroconv_while_the_workers_d
     )
     assert report["code"] == 0
     # One pass over the raw stream (the converter's interface reuses its index), with NeuroConv, pynwb and
-    # SpikeInterface imported by this process while the forked workers read.
-    assert report["passes"] == [["nsp_neural", [False, False], [True, True]]]
+    # SpikeInterface imported by this process while the forked workers read ...
+    [(stream, before, after, full_collections, frozen, collector_on)] = report["passes"]
+    assert (stream, before, after) == ("nsp_neural", [False, False], [True, True])
+    # ... with the garbage collector paused for the imports (no full collection), then on again, and the
+    # libraries' objects frozen (later collections skip them).
+    assert full_collections == 0 and collector_on and frozen > 10_000
     assert_raw_series(output, truth)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 
 import numpy as np
 import pytest
 
+from neuroconv_brand.reading import read_once_rows
 from neuroconv_brand.reading.hole_punch import punch_hole
 from neuroconv_brand.reading.read_once_rows import ReadOnceRows
 from neuroconv_brand.reading.spool_files import SpooledArray, SpooledParts
@@ -111,3 +113,47 @@ def test_rows_read_ahead_but_not_asked_for_are_dropped(rows, truth):
     rows.read_rows(300, 600, release=False)  # rows 300-349 were released: decoded again
     assert rows.reread_calls == [(300, 350)]
     assert "spool-read-ahead" not in [thread.name for thread in threading.enumerate()]  # each was waited for
+
+
+def test_arrays_the_caller_let_go_of_are_filled_again(rows, truth):
+    # What writing a file does: consecutive full reads, each array dropped once written.
+    returned, refilled = [], 0
+    for start in range(0, 900, 100):
+        got = rows.read_rows(start, start + 100, release=True)
+        np.testing.assert_array_equal(got, truth[start : start + 100])
+        refilled += any(earlier() is got for earlier in returned)
+        returned.append(weakref.ref(got))
+        del got
+    # Only the first read and the first read-ahead take new memory; every later array is one returned before.
+    assert refilled == 7
+
+
+def test_arrays_the_caller_still_holds_never_change(rows, truth):
+    kept = [rows.read_rows(0, 100, release=True)]
+    view = rows.read_rows(100, 200, release=True)[10:20]  # only a view of the second array is kept
+    memory = memoryview(rows.read_rows(200, 300, release=True))  # and a buffer of the third
+    for start in range(300, 1000, 100):
+        np.testing.assert_array_equal(
+            rows.read_rows(start, start + 100, release=True), truth[start : start + 100]
+        )
+    np.testing.assert_array_equal(kept[0], truth[:100])
+    np.testing.assert_array_equal(view, truth[110:120])
+    np.testing.assert_array_equal(np.asarray(memory), truth[200:300])
+
+
+def test_no_array_is_kept_once_the_spool_is_read(rows, truth):
+    arrays = []
+    for start in range(0, 1000, 100):
+        got = rows.read_rows(start, start + 100, release=True)
+        arrays.append(weakref.ref(got))
+        del got
+    assert all(array() is None for array in arrays)  # nothing left alive by the reader after the last rows
+
+
+def test_large_reads_are_not_kept(rows, truth, monkeypatch):
+    monkeypatch.setattr(read_once_rows, "RECYCLED_BYTES", 100 * CHANNELS * 2 - 1)  # below one 100-row array
+    first = rows.read_rows(0, 100, release=True)
+    first_alive = weakref.ref(first)
+    del first
+    assert first_alive() is None  # a caller's big read is freed as soon as the caller drops it
+    np.testing.assert_array_equal(rows.read_rows(100, 200, release=True), truth[100:200])

@@ -10,11 +10,17 @@ Reads stay correct in any order; only a repeated read of the same rows costs a s
 
 After a full read, the next rows of the same count are read from the spool in a thread (``preadv`` releases the
 GIL) while the caller writes what it got; the next call takes them if it asks for exactly those rows.
+
+The arrays of full reads are filled again once their reader has let go of them: a fresh array of 40 MB is
+memory the kernel must map and zero page by page (0.4-0.5 s of CPU per GB written, measured with ``perf``),
+while one that was just written to the file is already there. An array is refilled only if nothing but this
+object references it (CPython's reference count says so), so rows a caller kept never change.
 """
 
 from __future__ import annotations
 
 import bisect
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .spool_files import SpooledParts
+
+#: Arrays of full reads kept for refilling (the write loop holds two while a third is read ahead) ...
+RECYCLED_ARRAYS = 3
+#: ... if they are no larger than this: a caller's one big read is never kept alive.
+RECYCLED_BYTES = 64 * 2**20
+#: References to a kept array when nothing else holds it: the list of kept arrays and ``sys.getrefcount``'s
+#: argument (a view of the array, a memoryview or a caller's variable each add one).
+_UNHELD = 2
 
 
 @dataclass
@@ -51,6 +65,7 @@ class ReadOnceRows:
         self.rows = spool.rows
         self._released: list[tuple[int, int]] = []  # sorted, disjoint, not touching
         self._ahead: _ReadAhead | None = None
+        self._returned: list[np.ndarray] = []  # arrays of full reads, oldest first, refilled once unheld
 
     @property
     def released_rows(self) -> int:
@@ -71,7 +86,7 @@ class ReadOnceRows:
         out = self._take_read_ahead(start, stop)
         spooled = [(start, stop)] if out is not None else []
         if out is None:
-            out = np.empty((max(stop - start, 0), *self.spool.row_shape), dtype=self.spool.dtype)
+            out = self._new_rows(max(stop - start, 0))
             for begin, end, was_released in self._pieces(start, stop):
                 target = out[begin - start : end - start]
                 if was_released:
@@ -84,17 +99,36 @@ class ReadOnceRows:
                 for released in self.spool.release(begin, end):
                     self._mark_released(*released)
             self._start_read_ahead(stop, min(stop + (stop - start), self.rows))
+            self._keep_for_refilling(out)
         return out
+
+    def _new_rows(self, count: int) -> np.ndarray:
+        """An array for ``count`` rows: a kept one that nothing else references any more, or a new one."""
+        shape = (count, *self.spool.row_shape)
+        for number in range(len(self._returned)):
+            if self._returned[number].shape == shape and sys.getrefcount(self._returned[number]) <= _UNHELD:
+                return self._returned.pop(number)
+        return np.empty(shape, dtype=self.spool.dtype)
+
+    def _keep_for_refilling(self, rows: np.ndarray) -> None:
+        """Keep the array of a full read for a later read of the same size, while rows remain in the spool."""
+        if self._ahead is None:  # nothing left to read ahead: the writing is over, free the arrays
+            self._returned.clear()
+        elif rows.nbytes <= RECYCLED_BYTES and rows.base is None:
+            self._returned = [*self._returned, rows][-RECYCLED_ARRAYS:]
 
     def _start_read_ahead(self, start: int, stop: int) -> None:
         """Read rows ``[start, stop)`` from the spool in a thread, if they are all still there."""
         if stop <= start or list(self._pieces(start, stop)) != [(start, stop, False)]:
             return
         rows: list[np.ndarray] = []
+        out = self._new_rows(
+            stop - start
+        )  # chosen here: the reference counts change only under the GIL we hold
 
         def read() -> None:
             try:
-                rows.append(self.spool.read_rows(start, stop))
+                rows.append(self.spool.read_rows(start, stop, out))
             except BaseException:  # an interrupt, or the spool closed: the caller reads the rows itself
                 pass
 

@@ -67,14 +67,16 @@ class SpooledArray:
     def read_rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
         """Rows ``[start, stop)`` as a new array of shape ``(stop - start, *row_shape)``, or into ``out``.
 
-        ``out`` (C-contiguous, of this dtype and at least ``stop - start`` rows) is filled from its first row.
+        ``out`` (C-contiguous, of this dtype and at least ``stop - start`` rows) is filled from its first row, and
+        returned itself if it has exactly that many rows.
         """
         check_interrupted()
         stop = min(stop, self.rows)
         rows = max(stop - start, 0)
         if out is None:
             out = np.empty((rows, *self.row_shape), dtype=self.dtype)
-        out = out[:rows]
+        if len(out) != rows:
+            out = out[:rows]
         if not rows:
             return out
         view = memoryview(out).cast("B")
@@ -170,7 +172,8 @@ class SpooledParts:
         start, stop = max(start, 0), min(stop, self.rows)
         if out is None:
             out = np.empty((max(stop - start, 0), *self.row_shape), dtype=self.dtype)
-        out = out[: max(stop - start, 0)]
+        if len(out) != max(stop - start, 0):
+            out = out[: max(stop - start, 0)]
         if stop <= start:
             return out
         for number in range(self._part_of(start), self._part_of(stop - 1) + 1):  # each part's rows in place
