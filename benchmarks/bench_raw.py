@@ -30,7 +30,10 @@ MB/s counts raw samples (int16, 15.36 MB per second of recording). "compr" is sa
 is the wall time over floor (a)'s, "x gzip" (gzip preset only) over floor (b)'s. Peak RSS is the case process's
 ``VmHWM``; "workers MB" is the largest ``ru_maxrss`` of its finished child processes (forked workers share the
 parent's pages, so the two do not add up). With ``--repeat N`` every case runs N times and the fastest run is
-reported (the machine's load average is printed before and after).
+reported (the machine's load average is printed before and after). Every run starts ``--settle`` seconds (10)
+after the previous one, so each finds memory in the same state: on a virtual machine that hands freed memory back
+to its host, a run started right after another one deleted its ~1 GB output gets that memory at a fraction of the
+cost (see ``measure.settle_memory``).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ import time
 import warnings
 from pathlib import Path
 
-from measure import peak_rss_mb
+from measure import peak_rss_mb, settle_memory
 
 CACHE = Path(__file__).parent / ".cache"
 LOCAL_REDIS_7 = CACHE / "redis-7.0" / "redis-server"
@@ -254,7 +257,10 @@ def measure_session(source: str, minutes: float, args: argparse.Namespace) -> li
         plan += [("cli", preset, workers) for preset in args.compression for workers in args.workers]
     rows: list[dict] = []
     for case, preset, workers in plan:
-        runs = [run_subprocess(case, preset, source, shapes, workers) for _ in range(args.repeat)]
+        runs = []
+        for _ in range(args.repeat):
+            settle_memory(args.settle)
+            runs.append(run_subprocess(case, preset, source, shapes, workers))
         row = min(runs, key=lambda run: run["wall_s"])
         row.update(case=case, preset=preset, workers=workers, minutes=minutes, source=args.source)
         row["chunks"] = chunk_shape
@@ -286,6 +292,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per case; the fastest is reported")
     parser.add_argument(
         "--cli", action="store_true", help="also time `neuroconv-brand convert` from the shell"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=10.0,
+        help="seconds to wait before each run, so memory freed by the previous one is cold again (see "
+        "measure.settle_memory); 0 measures back to back",
     )
     parser.add_argument("--json", type=Path, help="also write every row to this JSON file")
     parser.add_argument("--run-case", nargs=4, help=argparse.SUPPRESS)
