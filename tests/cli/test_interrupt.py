@@ -74,13 +74,20 @@ def spool_files(spool: Path) -> list[Path]:
 
 
 def partial_size(folder: Path) -> int:
+    """The size of the largest partial output in ``folder`` (a file, or a Zarr folder being written)."""
     sizes = [
-        sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
-        if path.is_dir()
-        else path.stat().st_size
+        sum(_size_if_present(item) for item in path.rglob("*")) if path.is_dir() else _size_if_present(path)
         for path in folder.glob(".*partial*")
     ]
     return max(sizes, default=0)
+
+
+def _size_if_present(path: Path) -> int:
+    """The size of a file the writer may rename or remove while we look (Zarr's ``.zarray.<id>.partial``)."""
+    try:
+        return path.stat().st_size if path.is_file() else 0
+    except FileNotFoundError:
+        return 0
 
 
 def assert_stopped_cleanly(
