@@ -4,8 +4,9 @@ h5py writes a block of a chunked dataset in the calling thread: HDF5 gathers eve
 strided copy when a chunk spans some of the block's columns) and runs the filter pipeline on it, one chunk at a
 time. Here, the datasets whose data come from a chunk iterator (the ``data`` and ``timestamps`` of time series:
 raw broadband and feature streams) and whose pipeline is deflate alone, Blosc alone or no filter
-(:data:`DIRECT_PIPELINES`) are created by pynwb empty (same chunk shape, same filters), then filled after pynwb's write. A thread pool gathers each chunk of a block into a chunk-sized buffer (zero-padded at the
-edges, as HDF5 stores edge chunks) and encodes it (numpy copies, zlib and Blosc release the GIL); the calling
+(:data:`DIRECT_PIPELINES`) are created by pynwb empty (same chunk shape, same filters), then filled after
+pynwb's write. A thread pool gathers each chunk of a block into a chunk-sized buffer (zero-padded at the edges,
+as HDF5 stores edge chunks) and encodes it (numpy copies, zlib and Blosc release the GIL); the calling
 thread only stores finished chunks in order with h5py's direct chunk write, a bounded number in flight. The
 file holds the same filters (deflate is filter 1, which any HDF5 reader opens without plugins) and its data
 read back as the bytes h5py's own write gives.

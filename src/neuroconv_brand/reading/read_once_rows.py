@@ -122,9 +122,8 @@ class ReadOnceRows:
         if stop <= start or list(self._pieces(start, stop)) != [(start, stop, False)]:
             return
         rows: list[np.ndarray] = []
-        out = self._new_rows(
-            stop - start
-        )  # chosen here: the reference counts change only under the GIL we hold
+        # Chosen here, not in the thread: only the calling thread touches the kept arrays.
+        out = self._new_rows(stop - start)
 
         def read() -> None:
             try:
