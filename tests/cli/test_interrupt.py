@@ -123,7 +123,7 @@ def test_interrupt_while_reading_the_raw_stream(raw_session, tmp_path, workers):
     args, output, spool = convert_command(raw_session, tmp_path, "--stream", "nsp_neural")
     outcome = interrupt(
         [*args, "--read-workers", workers],
-        lambda: any(path.name == "samples.bin" for path in spool_files(spool)),
+        lambda: any(path.name.startswith("samples.c") for path in spool_files(spool)),
         "raw samples being spooled",
     )
     assert_stopped_cleanly(outcome, output, spool)

@@ -363,6 +363,14 @@ class BrandRecordingSegment(BaseRecordingSegment):
         """Samples in this segment."""
         return self._num_samples
 
+    def spooled_rows(self) -> tuple[ReadOnceRows, int]:
+        """The stream's spooled samples and the row of this segment's first sample in them.
+
+        What writing the file reads chunk by chunk (:mod:`~neuroconv_brand.nwb.spooled_chunks`) instead of
+        frames through :meth:`get_traces`.
+        """
+        return self._samples, self._first_sample
+
     def get_traces(
         self,
         start_frame: int | None = None,

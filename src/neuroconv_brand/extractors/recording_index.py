@@ -3,7 +3,8 @@
 :func:`index_stream` reads the stream once through the shared reader
 (:class:`~neuroconv_brand.reading.stream_reader.StreamReader`, so ``.rdb`` files take their columnar path):
 every entry's samples and its clock (the NSP ``timestamps`` field, or the entry clock's fields) are decoded
-together. The samples go to a spool file that :meth:`BrandRecordingSegment.get_traces` reads back by row
+together. The samples go to spool files, one per group of 64 channels (the chunks' width, see
+:mod:`~neuroconv_brand.reading.column_groups`), that :meth:`BrandRecordingSegment.get_traces` reads back by row
 ranges; the clock gives the contiguous runs of samples and their times. Each node and entry is decoded once.
 
 The stream's entries can be split into id ranges read side by side in forked worker processes
@@ -26,8 +27,9 @@ from ..graph.stream_specs import KeySpec, StreamSpec
 from ..graph.supergraph import Graph
 from ..reading.decoding import OnBadEntry
 from ..reading.forked_workers import forked_map
+from ..reading.column_groups import SpooledColumnGroups
 from ..reading.read_once_rows import ReadOnceRows
-from ..reading.spool_files import SpooledKey, SpooledParts
+from ..reading.spool_files import SpooledParts
 from ..reading.stream_reader import EntryBatch, StreamReader, choose_batch_size, concatenate_batches
 from ..reading.stream_spool import session_spool, spool_space_check, spooled_writes
 from ..sources.base import StreamSource
@@ -319,7 +321,7 @@ def _runs_by_entry_clock(
 class _RangePass:
     """What reading one id range gave: its spool file, and its clock summary or timeline."""
 
-    samples: SpooledKey
+    samples: SpooledColumnGroups
     clock: _ClockPart | None
     timeline: EntryBatch | None
     skipped: int
@@ -330,10 +332,10 @@ def _read_range(
 ) -> _RangePass:
     """Decode the entries of ``[start, end]`` once: samples to ``folder``, and the clock summary or timeline."""
     reader = raw.reader(session.source)
-    samples = SpooledKey(folder / "samples.bin", raw.key)
+    samples = SpooledColumnGroups(folder, "samples", raw.key)
     clock_parts: list[_ClockPart] = []
     timelines: list[EntryBatch] = []
-    with spooled_writes(raw.spec.name, folder, lambda: [samples]), warnings.catch_warnings():
+    with spooled_writes(raw.spec.name, folder, lambda: samples.groups), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the extractor reports the entries left out, with its own words
         for batch in reader.iter_batches(start, end):
             samples.append(batch.data[raw.key.name])
@@ -369,8 +371,7 @@ def _read_stream(session: BrandSession, raw: RawStream, workers: int) -> list[_R
         return results
     for result in results or []:
         if result is not None:
-            result.samples.close()
-            result.samples.path.unlink(missing_ok=True)
+            result.samples.unlink()
     return [_read_range(session, raw, None, None, jobs[0][3])]
 
 

@@ -32,6 +32,7 @@ from hdmf.data_utils import AbstractDataChunkIterator, DataChunk
 
 from ..interruption import check_interrupted
 from .chunk_encoders import ChunkEncoder, chunk_encoder
+from .spooled_chunks import allocate_when_created, spooled_series, write_spooled_chunks
 from .write_threads import write_threads
 
 #: Chunks in flight per thread (bounds memory: each holds one chunk-sized buffer and its encoded bytes).
@@ -143,6 +144,8 @@ def defer_chunked_datasets(nwbfile, backend_configuration) -> tuple[object, list
             data_io_kwargs=configuration.get_data_io_kwargs(),
             data_chunk_iterator_class=DeferredChunks,
         )
+        if not configuration.compressors and spooled_series(field) is not None:
+            allocate_when_created(owner.fields[name])  # its chunks are copied into place from the spool
         deferred.append(DeferredDataset(configuration.location_in_file, field))
     return backend_configuration.model_copy(update={"dataset_configurations": remaining}), deferred
 
@@ -183,6 +186,9 @@ def write_chunked(dataset, source: AbstractDataChunkIterator, pool: ThreadPoolEx
     buffers are reused, so memory holds at most two blocks of ``source`` (the chunks of one may wait for their
     copy while the next is read) plus those buffers and their encoded bytes.
     """
+    series = spooled_series(source)
+    if series is not None and write_spooled_chunks(dataset, series, pool, threads):
+        return
     encoder = chunk_encoder(dataset)
     limit = CHUNKS_IN_FLIGHT_PER_THREAD * threads
     in_flight: deque[tuple[tuple[int, ...], Future]] = deque()

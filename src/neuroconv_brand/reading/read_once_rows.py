@@ -102,6 +102,35 @@ class ReadOnceRows:
             self._keep_for_refilling(out)
         return out
 
+    def column_byte_ranges(self, start: int, stop: int, first: int, last: int) -> list[tuple[int, int, int]] | None:
+        """Where rows ``[start, stop)`` of channels ``[first, last)`` lie in the spool files, as ``(fd, offset, bytes)``.
+
+        None if some of those rows already left the spool, or the channels are not one spooled group
+        (:meth:`SpooledParts.column_byte_ranges`).
+        """
+        if not self._all_spooled(start, stop):
+            return None
+        return self.spool.column_byte_ranges(start, stop, first, last)
+
+    def read_columns(self, start: int, stop: int, first: int, last: int, out: np.ndarray) -> bool:
+        """Read rows ``[start, stop)`` of channels ``[first, last)`` into ``out`` from the spool, if they are there.
+
+        Returns False, reading nothing, where :meth:`column_byte_ranges` gives None.
+        """
+        return self._all_spooled(start, stop) and self.spool.read_columns(start, stop, first, last, out)
+
+    def release_rows(self, start: int, stop: int) -> None:
+        """Let rows ``[start, stop)`` leave the spool (they were read for the last time); later reads decode them."""
+        ahead = self._ahead
+        if ahead is not None and ahead.start < stop and start < ahead.stop:  # it may be reading them: drop it
+            ahead.thread.join()
+            self._ahead = None
+        for released in self.spool.release(max(start, 0), min(stop, self.rows)):
+            self._mark_released(*released)
+
+    def _all_spooled(self, start: int, stop: int) -> bool:
+        return 0 <= start < stop <= self.rows and list(self._pieces(start, stop)) == [(start, stop, False)]
+
     def _new_rows(self, count: int) -> np.ndarray:
         """An array for ``count`` rows: a kept one that nothing else references any more, or a new one."""
         shape = (count, *self.spool.row_shape)

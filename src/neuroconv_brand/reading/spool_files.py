@@ -92,6 +92,10 @@ class SpooledArray:
         """Every row."""
         return self.read_rows(0, self.rows)
 
+    def fileno(self) -> int:
+        """The open file's descriptor."""
+        return self._file.fileno()
+
     def release(self, start: int, stop: int) -> bool:
         """Give rows ``[start, stop)`` back to the file system; they read back as zeros afterwards.
 
@@ -184,6 +188,49 @@ class SpooledParts:
 
     def _part_of(self, row: int) -> int:
         return int(np.searchsorted(self.starts, row, side="right")) - 1
+
+    def _column_pieces(self, start: int, stop: int, first: int, last: int) -> list | None:
+        """``(group file, rows from, rows to)`` holding rows ``[start, stop)`` of channels ``[first, last)``.
+
+        None unless every part holding those rows keeps those channels as one group
+        (:class:`~neuroconv_brand.reading.column_groups.SpooledColumnGroups`).
+        """
+        start, stop = max(start, 0), min(stop, self.rows)
+        pieces = []
+        for number in range(self._part_of(start), self._part_of(stop - 1) + 1) if stop > start else ():
+            group_of = getattr(self.parts[number], "group_of", None)
+            group = group_of(first, last) if group_of is not None else None
+            if group is None:
+                return None
+            offset = int(self.starts[number])
+            pieces.append((group, max(start, offset) - offset, min(stop, int(self.starts[number + 1])) - offset))
+        return pieces
+
+    def column_byte_ranges(self, start: int, stop: int, first: int, last: int) -> list[tuple[int, int, int]] | None:
+        """Where rows ``[start, stop)`` of channels ``[first, last)`` lie, as ``(fd, offset, bytes)`` in row order.
+
+        None unless those channels are one spooled group in every part holding the rows.
+        """
+        pieces = self._column_pieces(start, stop, first, last)
+        if pieces is None:
+            return None
+        return [
+            (group.fileno(), begin * group.row_bytes, (end - begin) * group.row_bytes) for group, begin, end in pieces
+        ]
+
+    def read_columns(self, start: int, stop: int, first: int, last: int, out: np.ndarray) -> bool:
+        """Read rows ``[start, stop)`` of channels ``[first, last)`` into the first rows of ``out`` (C-contiguous).
+
+        Returns False, reading nothing, unless those channels are one spooled group in every part holding the rows.
+        """
+        pieces = self._column_pieces(start, stop, first, last)
+        if pieces is None:
+            return False
+        row = 0
+        for group, begin, end in pieces:
+            group.read_rows(begin, end, out[row : row + end - begin])
+            row += end - begin
+        return True
 
     def release(self, start: int, stop: int) -> list[tuple[int, int]]:
         """Give rows ``[start, stop)`` back to the file system, part by part (see :meth:`SpooledArray.release`).
