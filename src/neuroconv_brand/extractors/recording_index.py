@@ -25,9 +25,9 @@ import numpy as np
 from ..errors import GraphError
 from ..graph.stream_specs import KeySpec, StreamSpec
 from ..graph.supergraph import Graph
+from ..reading.column_groups import SpooledColumnGroups
 from ..reading.decoding import OnBadEntry
 from ..reading.forked_workers import forked_map
-from ..reading.column_groups import SpooledColumnGroups
 from ..reading.read_once_rows import ReadOnceRows
 from ..reading.spool_files import SpooledParts
 from ..reading.stream_reader import EntryBatch, StreamReader, choose_batch_size, concatenate_batches

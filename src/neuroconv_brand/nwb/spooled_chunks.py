@@ -32,7 +32,9 @@ from ..reading.read_once_rows import ReadOnceRows
 from .chunk_encoders import ChunkEncoder, chunk_encoder
 
 #: ``copy_file_range`` errors that mean "not between these files": the rows are copied through memory instead.
-_NO_KERNEL_COPY = frozenset({errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM})
+_NO_KERNEL_COPY = frozenset(
+    {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM}
+)
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,8 @@ def _every_group_spooled(dataset, series: SpooledSeries) -> bool:
     """Whether each chunk column's channels are one spooled group, over all the series' rows."""
     begin, end = series.first_row, series.first_row + series.shape[0]
     return all(
-        series.rows.column_byte_ranges(begin, end, first, stop) is not None for first, stop in _column_bounds(dataset)
+        series.rows.column_byte_ranges(begin, end, first, stop) is not None
+        for first, stop in _column_bounds(dataset)
     )
 
 
@@ -153,7 +156,9 @@ def _copy_chunks(dataset, series: SpooledSeries) -> bool:
                     series.rows.read_columns(spool_start, spool_start + count, first, stop, rows)
                     buffer[:count, : stop - first] = rows
                     written = _write_all(descriptor, memoryview(buffer).cast("B"), place)
-                if written < chunk_bytes:  # a last chunk row: HDF5 stores the chunk whole, zeros past the rows
+                if (
+                    written < chunk_bytes
+                ):  # a last chunk row: HDF5 stores the chunk whole, zeros past the rows
                     _write_all(descriptor, memoryview(bytes(chunk_bytes - written)), place + written)
             series.rows.release_rows(spool_start, spool_start + count)
     finally:
@@ -168,7 +173,9 @@ def _copy_ranges(ranges: list[tuple[int, int, int]], descriptor: int, place: int
         done = 0
         while done < size:
             try:
-                count = os.copy_file_range(source, descriptor, size - done, offset + done, place + written + done)
+                count = os.copy_file_range(
+                    source, descriptor, size - done, offset + done, place + written + done
+                )
             except OSError as error:
                 if error.errno not in _NO_KERNEL_COPY:
                     raise
@@ -224,7 +231,13 @@ def _encode_chunks(
 
 
 def _read_and_encode(
-    rows: ReadOnceRows, start: int, count: int, first: int, stop: int, buffer: np.ndarray, encoder: ChunkEncoder
+    rows: ReadOnceRows,
+    start: int,
+    count: int,
+    first: int,
+    stop: int,
+    buffer: np.ndarray,
+    encoder: ChunkEncoder,
 ) -> tuple[np.ndarray, bytes | np.ndarray, int]:
     """Read a chunk's rows from the spool into ``buffer`` (zero-padded at the edges) and encode it."""
     width = stop - first
@@ -233,7 +246,9 @@ def _read_and_encode(
     target = buffer if width == buffer.shape[1] else np.empty((count, width), dtype=buffer.dtype)
     # From the files themselves: the rows were checked to be spooled, and leave only once this chunk is stored.
     if not rows.spool.read_columns(start, start + count, first, stop, target):
-        raise RuntimeError(f"spooled rows {start}-{start + count} are not one group of channels {first}-{stop}")
+        raise RuntimeError(
+            f"spooled rows {start}-{start + count} are not one group of channels {first}-{stop}"
+        )
     if target is not buffer:
         buffer[:count, :width] = target
     stored, filter_mask = encoder.stored(buffer)

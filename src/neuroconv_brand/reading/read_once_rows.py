@@ -102,7 +102,9 @@ class ReadOnceRows:
             self._keep_for_refilling(out)
         return out
 
-    def column_byte_ranges(self, start: int, stop: int, first: int, last: int) -> list[tuple[int, int, int]] | None:
+    def column_byte_ranges(
+        self, start: int, stop: int, first: int, last: int
+    ) -> list[tuple[int, int, int]] | None:
         """Where rows ``[start, stop)`` of channels ``[first, last)`` lie in the spool files, as ``(fd, offset, bytes)``.
 
         None if some of those rows already left the spool, or the channels are not one spooled group

@@ -203,10 +203,14 @@ class SpooledParts:
             if group is None:
                 return None
             offset = int(self.starts[number])
-            pieces.append((group, max(start, offset) - offset, min(stop, int(self.starts[number + 1])) - offset))
+            pieces.append(
+                (group, max(start, offset) - offset, min(stop, int(self.starts[number + 1])) - offset)
+            )
         return pieces
 
-    def column_byte_ranges(self, start: int, stop: int, first: int, last: int) -> list[tuple[int, int, int]] | None:
+    def column_byte_ranges(
+        self, start: int, stop: int, first: int, last: int
+    ) -> list[tuple[int, int, int]] | None:
         """Where rows ``[start, stop)`` of channels ``[first, last)`` lie, as ``(fd, offset, bytes)`` in row order.
 
         None unless those channels are one spooled group in every part holding the rows.
@@ -215,7 +219,8 @@ class SpooledParts:
         if pieces is None:
             return None
         return [
-            (group.fileno(), begin * group.row_bytes, (end - begin) * group.row_bytes) for group, begin, end in pieces
+            (group.fileno(), begin * group.row_bytes, (end - begin) * group.row_bytes)
+            for group, begin, end in pieces
         ]
 
     def read_columns(self, start: int, stop: int, first: int, last: int, out: np.ndarray) -> bool:
