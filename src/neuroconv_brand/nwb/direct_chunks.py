@@ -33,10 +33,8 @@ from hdmf.data_utils import AbstractDataChunkIterator, DataChunk
 from ..interruption import check_interrupted
 from .chunk_encoders import ChunkEncoder, chunk_encoder
 from .spooled_chunks import allocate_when_created, spooled_series, write_spooled_chunks
-from .write_threads import write_threads
+from .write_threads import CHUNKS_IN_FLIGHT_PER_THREAD, write_threads
 
-#: Chunks in flight per thread (bounds memory: each holds one chunk-sized buffer and its encoded bytes).
-CHUNKS_IN_FLIGHT_PER_THREAD = 2
 #: The NeuroConv filter pipelines (``compressors``) whose datasets are written here: gzip alone, Blosc alone, and
 #: no filter (``None``, chunks stored as they are). Without filters only the gathering of each chunk moves to the
 #: pool; on a 1-minute raw session on 2 cores that took 0.1 s off writing the file in 12 of 12 alternating pairs

@@ -30,6 +30,7 @@ import numpy as np
 from ..interruption import check_interrupted
 from ..reading.read_once_rows import ReadOnceRows
 from .chunk_encoders import ChunkEncoder, chunk_encoder
+from .write_threads import CHUNKS_IN_FLIGHT_PER_THREAD
 
 #: ``copy_file_range`` errors that mean "not between these files": the rows are copied through memory instead.
 _NO_KERNEL_COPY = frozenset(
@@ -201,8 +202,6 @@ def _encode_chunks(
     dataset, series: SpooledSeries, encoder: ChunkEncoder, pool: ThreadPoolExecutor, threads: int
 ) -> bool:
     """Each chunk read from the spool into a buffer and encoded on ``pool``, stored in order by this thread."""
-    from .direct_chunks import CHUNKS_IN_FLIGHT_PER_THREAD
-
     limit = CHUNKS_IN_FLIGHT_PER_THREAD * threads
     in_flight: deque[tuple[tuple[int, int], Future, tuple[int, int] | None]] = deque()
     free_buffers: list[np.ndarray] = []

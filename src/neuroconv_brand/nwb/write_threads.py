@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from ..environment import count_from_environment, usable_cpus
 
+#: Chunks in flight per thread (bounds memory: each holds one chunk-sized buffer and its encoded bytes).
+CHUNKS_IN_FLIGHT_PER_THREAD = 2
 #: Environment variable that sets the threads preparing chunks (``--write-threads``).
 WRITE_THREADS_VARIABLE = "NEUROCONV_BRAND_WRITE_THREADS"
 
