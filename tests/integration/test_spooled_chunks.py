@@ -24,6 +24,7 @@ from neuroconv.tools.spikeinterface.spikeinterfacerecordingdatachunkiterator imp
 )
 from numcodecs import Blosc
 
+from neuroconv_brand import BrandConverter
 from neuroconv_brand.interfaces.recording import BrandRecordingInterface
 from neuroconv_brand.nwb import spooled_chunks
 from neuroconv_brand.nwb.compression_presets import apply_compression_preset
@@ -32,6 +33,7 @@ from neuroconv_brand.nwb.spooled_chunks import spooled_series
 from neuroconv_brand.testing import SessionConfig, save_session_rdb
 
 RAW = "acquisition/nsp_neural_samples/data"
+FEATURES = ("acquisition/sbp_samples/data", "acquisition/binned_spikes_samples/data")
 CHUNKS = (12000, 64)  # 3 s at 30 kHz: 90,000 rows, 7 full chunk rows and one of 6,000
 
 
@@ -193,3 +195,41 @@ def test_only_the_stream_s_own_unscaled_samples_are_served_from_the_spool(sessio
     subset = recording.select_channels(recording.get_channel_ids()[:10])
     assert spooled_series(SpikeInterfaceRecordingDataChunkIterator(subset)) is None
     assert spooled_series(object()) is None
+
+
+def test_processed_streams_are_copied_from_their_spool_and_keep_it(session, monkeypatch):
+    """The feature streams' keys are spooled whole rows and chunked every channel wide: each chunk one range."""
+    folder, _ = session
+    copied = []
+    kernel_copy = os.copy_file_range
+
+    def counted(*args):
+        copied.append(args[2])
+        return kernel_copy(*args)
+
+    def convert_features(name, writer):
+        source = folder / f"{name}.rdb"
+        shutil.copyfile(folder / "raw.rdb", source)
+        converter = BrandConverter(file_path=source)
+        nwbfile = converter.create_nwbfile(metadata=converter.get_metadata())
+        configuration = get_default_backend_configuration(nwbfile, backend="hdf5")
+        apply_compression_preset(configuration, "none")
+        path = folder / name
+        if writer is write_nwbfile:
+            write_nwbfile(nwbfile, path, backend_configuration=configuration, overwrite=True)
+        else:
+            writer(nwbfile, nwbfile_path=path, backend_configuration=configuration)
+        return path, converter
+
+    theirs, _ = convert_features("features_h5py.nwb", configure_and_write_nwbfile)
+    monkeypatch.setattr(os, "copy_file_range", counted)
+    ours, converter = convert_features("features.nwb", write_nwbfile)
+    with h5py.File(ours, "r") as file, h5py.File(theirs, "r") as reference:
+        for location in FEATURES:
+            assert file[location].chunks[1] == file[location].shape[1]
+            assert file[location][:].tobytes() == reference[location][:].tobytes(), location
+            assert file[location].id.get_create_plist().get_alloc_time() == h5d.ALLOC_TIME_EARLY
+        feature_bytes = sum(file[location].nbytes for location in FEATURES)
+    assert sum(copied) >= feature_bytes
+    spooled = converter.data_interface_objects["sbp"].stream_pass.keys["samples"]
+    assert spooled.read_all().nbytes == spooled.rows * spooled.row_bytes > 0  # still there for other readers

@@ -11,7 +11,7 @@ import pytest
 from neuroconv_brand.graph.stream_specs import KeySpec
 from neuroconv_brand.reading.column_groups import SpooledColumnGroups
 from neuroconv_brand.reading.read_once_rows import ReadOnceRows
-from neuroconv_brand.reading.spool_files import SpooledArray, SpooledParts
+from neuroconv_brand.reading.spool_files import KeptRows, SpooledArray, SpooledParts
 
 CHANNELS = 10
 WIDTH = 4  # groups: channels 0-3, 4-7, 8-9
@@ -75,13 +75,27 @@ def test_a_group_s_rows_are_one_byte_range_per_part(parts, truth):
     np.testing.assert_array_equal(out, truth[100:200, 8:10])
 
 
-def test_channels_that_are_not_one_group_have_no_byte_ranges(parts, tmp_path, truth):
+def test_channels_that_are_not_one_group_have_no_byte_ranges(parts):
     assert parts.column_byte_ranges(0, 10, 0, 8) is None  # two groups
     assert parts.column_byte_ranges(0, 10, 2, 6) is None  # parts of two groups
     assert not parts.read_columns(0, 10, 0, 8, np.empty((10, 8), np.int16))
+
+
+def test_rows_kept_whole_are_one_group_of_every_channel(tmp_path, truth):
     whole = SpooledArray(tmp_path / "whole.bin", np.int16, (CHANNELS,))
     whole.append(truth)
-    assert SpooledParts([whole]).column_byte_ranges(0, 10, 0, CHANNELS) is None  # rows kept whole
+    kept = KeptRows(SpooledParts([whole]))
+    assert kept.column_byte_ranges(10, 30, 0, 4) is None
+    ((descriptor, offset, size),) = kept.column_byte_ranges(10, 30, 0, CHANNELS)
+    assert (offset, size) == (10 * CHANNELS * 2, 20 * CHANNELS * 2)
+    np.testing.assert_array_equal(
+        np.frombuffer(os.pread(descriptor, size, offset), np.int16).reshape(20, CHANNELS), truth[10:30]
+    )
+    out = np.empty((20, CHANNELS), np.int16)
+    assert kept.read_columns(10, 30, 0, CHANNELS, out) and not kept.read_columns(10, 30, 0, 4, out[:, :4])
+    np.testing.assert_array_equal(out, truth[10:30])
+    kept.release_rows(0, 300)  # kept: a processed stream's rows stay for its other readers
+    np.testing.assert_array_equal(whole.read_all(), truth)
     whole.close()
 
 

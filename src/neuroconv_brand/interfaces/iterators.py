@@ -12,7 +12,7 @@ from neuroconv.tools.hdmf import GenericDataChunkIterator
 from ..graph.stream_specs import StreamSpec
 from ..interruption import check_interrupted
 from ..reading.decoding import OnBadEntry
-from ..reading.spool_files import SpooledArray, SpooledKey
+from ..reading.spool_files import KeptRows, SpooledArray, SpooledKey, SpooledParts
 from ..reading.stream_reader import StreamReader
 from ..sources.base import StreamSource
 from ..sources.entry_ids import EntryId
@@ -95,6 +95,13 @@ class StreamKeyIterator(GenericDataChunkIterator):
             display_progress=display_progress,
             progress_bar_options=progress_bar_options or {"desc": f"{spec.name}.{key}"},
         )
+
+    def spooled_rows(self) -> tuple[KeptRows, int] | None:
+        """The spooled rows this iterator's data are (from row 0), or None when it reads the source.
+
+        What writing an HDF5 file reads chunk by chunk (:mod:`~neuroconv_brand.nwb.spooled_chunks`).
+        """
+        return None if self._spooled is None else (KeptRows(SpooledParts([self._spooled])), 0)
 
     def _get_dtype(self) -> np.dtype:
         return self._key.numpy_dtype.newbyteorder("=")

@@ -2,8 +2,9 @@
 
 A raw stream's samples are spooled 64 channels per file (:mod:`~neuroconv_brand.reading.column_groups`), the
 width of NeuroConv's ElectricalSeries chunks, so the rows of one chunk are one byte range of one spool file (two
-where the chunk spans the entry ranges of two reading workers). Once pynwb has created the series' dataset
-empty (:mod:`.direct_chunks`), each chunk is written from those ranges:
+where the chunk spans the entry ranges of two reading workers). A processed stream's key is spooled whole rows,
+and its chunks span every channel: there too a chunk is one byte range. Once pynwb has created the series'
+dataset empty (:mod:`.direct_chunks`), each chunk is written from those ranges:
 
 * Without filters, the dataset's chunks were allocated when pynwb created it (:func:`allocate_when_created`),
   so each chunk has its place in the file, and its rows are copied there with ``copy_file_range``: inside the
@@ -11,7 +12,8 @@ empty (:mod:`.direct_chunks`), each chunk is written from those ranges:
 * With deflate or Blosc, each chunk is read from its spool file straight into its buffer on the thread pool and
   encoded there; h5py's direct chunk write stores it. No block of every channel is read and cut into chunks.
 
-A chunk row's rows leave the spool once its chunks are written (:meth:`ReadOnceRows.release_rows`). Where the
+A raw chunk row's rows leave the spool once its chunks are written (:meth:`ReadOnceRows.release_rows`); a
+processed stream's stay (:class:`~neuroconv_brand.reading.spool_files.KeptRows`). Where the
 spool cannot serve a chunk (its rows were read already, its channels are not one spooled group, a recording
 that is not the stream's own samples), :func:`write_spooled_chunks` returns False and the dataset is written
 from its iterator, as any other.
@@ -29,6 +31,7 @@ import numpy as np
 
 from ..interruption import check_interrupted
 from ..reading.read_once_rows import ReadOnceRows
+from ..reading.spool_files import KeptRows
 from .chunk_encoders import ChunkEncoder, chunk_encoder
 from .write_threads import CHUNKS_IN_FLIGHT_PER_THREAD
 
@@ -42,17 +45,42 @@ _NO_KERNEL_COPY = frozenset(
 class SpooledSeries:
     """The spooled rows a time series' data are: rows ``[first_row, first_row + shape[0])`` of ``rows``."""
 
-    rows: ReadOnceRows
+    rows: ReadOnceRows | KeptRows
     first_row: int
     shape: tuple[int, int]
 
 
 def spooled_series(source) -> SpooledSeries | None:
-    """The spooled samples a NeuroConv recording iterator writes unchanged, or None.
+    """The spooled rows a data chunk iterator writes unchanged, or None.
 
-    That is: its recording is a :class:`~neuroconv_brand.extractors.recording_extractor.BrandRecordingExtractor`
+    That is: a processed stream's key read from its spool
+    (:meth:`~neuroconv_brand.interfaces.iterators.StreamKeyIterator.spooled_rows`), or a NeuroConv recording
+    iterator whose recording is a :class:`~neuroconv_brand.extractors.recording_extractor.BrandRecordingExtractor`
     (its segments know their spooled rows), every channel in order, the samples' own dtype (not scaled).
     """
+    spooled_rows = getattr(source, "spooled_rows", None)
+    if callable(spooled_rows):
+        found = spooled_rows()
+        found = None if found is None else (*found, None)
+    else:
+        found = _recording_rows(source)
+    if found is None:
+        return None
+    rows, first_row, length = found
+    shape = tuple(int(size) for size in getattr(source, "maxshape", None) or ())
+    if (
+        len(shape) != 2
+        or shape[1] != rows.spool.row_shape[0]
+        or (length is not None and shape[0] != length)
+        or first_row + shape[0] > rows.spool.rows
+        or np.dtype(source.dtype) != rows.spool.dtype
+    ):
+        return None
+    return SpooledSeries(rows, first_row, shape)
+
+
+def _recording_rows(source) -> tuple[ReadOnceRows, int, int] | None:
+    """A NeuroConv recording iterator's spooled samples: rows, first row, samples of its segment; or None."""
     recording = getattr(source, "recording", None)
     segments = getattr(recording, "_recording_segments", None)
     index = getattr(source, "segment_index", None)
@@ -61,16 +89,10 @@ def spooled_series(source) -> SpooledSeries | None:
     spooled_rows = getattr(segments[index], "spooled_rows", None)
     if spooled_rows is None:
         return None
-    rows, first_row = spooled_rows()
-    channels = rows.spool.row_shape[0]
-    shape = tuple(int(size) for size in getattr(source, "maxshape", None) or ())
-    if (
-        shape != (segments[index].get_num_samples(), channels)
-        or np.dtype(source.dtype) != rows.spool.dtype
-        or not np.array_equal(np.asarray(source.channel_ids), np.asarray(recording.get_channel_ids()))
-    ):
+    if not np.array_equal(np.asarray(source.channel_ids), np.asarray(recording.get_channel_ids())):
         return None
-    return SpooledSeries(rows, first_row, shape)
+    rows, first_row = spooled_rows()
+    return rows, first_row, segments[index].get_num_samples()
 
 
 def allocate_when_created(data_io) -> None:

@@ -96,6 +96,13 @@ class SpooledArray:
         """The open file's descriptor."""
         return self._file.fileno()
 
+    def group_of(self, first: int, stop: int) -> SpooledArray | None:
+        """Itself if its rows are exactly channels ``[first, stop)`` (all of them), else None.
+
+        Rows of every channel are a single group (see :meth:`SpooledParts.column_byte_ranges`).
+        """
+        return self if first == 0 and self.row_shape == (stop - first,) else None
+
     def release(self, start: int, stop: int) -> bool:
         """Give rows ``[start, stop)`` back to the file system; they read back as zeros afterwards.
 
@@ -263,6 +270,35 @@ class SpooledParts:
         """Close every part."""
         for part in self.parts:
             part.close()
+
+
+class KeptRows:
+    """Spooled rows that stay in their files once written: a processed stream's, which other readers share.
+
+    The counterpart of :class:`~neuroconv_brand.reading.read_once_rows.ReadOnceRows` for writing a series chunk
+    by chunk from its spool (:mod:`~neuroconv_brand.nwb.spooled_chunks`).
+
+    Parameters
+    ----------
+    spool : SpooledParts
+        The rows.
+    """
+
+    def __init__(self, spool: SpooledParts):
+        self.spool = spool
+
+    def column_byte_ranges(
+        self, start: int, stop: int, first: int, last: int
+    ) -> list[tuple[int, int, int]] | None:
+        """See :meth:`SpooledParts.column_byte_ranges`."""
+        return self.spool.column_byte_ranges(start, stop, first, last)
+
+    def read_columns(self, start: int, stop: int, first: int, last: int, out: np.ndarray) -> bool:
+        """See :meth:`SpooledParts.read_columns`."""
+        return self.spool.read_columns(start, stop, first, last, out)
+
+    def release_rows(self, start: int, stop: int) -> None:
+        """Nothing: the rows stay."""
 
 
 class SpooledTimeline:
