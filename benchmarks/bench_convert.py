@@ -10,6 +10,9 @@ Cases per session length and compression:
   exported numeric key per batch, h5py write into chunked datasets with the same compression.
 - ``brand``: ``BrandConverter(...).create_nwbfile()`` + NeuroConv's default backend configuration with the
   same compression + ``write_nwbfile`` (the whole pipeline: graph, clocks, timestamps, iterators, pynwb).
+
+Every case starts ``--settle`` seconds (10) after the previous one, dirty pages flushed first, so each finds
+memory in the same state (see ``measure.settle_memory``; ``--settle 0`` runs the cases back to back).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import time
 import warnings
 from pathlib import Path
 
-from measure import peak_rss_mb
+from measure import peak_rss_mb, settle_memory
 
 CACHE = Path(__file__).parent / ".cache"
 CHANNELS_PER_ARRAY = 128
@@ -179,6 +182,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 5, 10])
     parser.add_argument("--compression", choices=["none", "gzip"], nargs="+", default=["none", "gzip"])
     parser.add_argument(
+        "--settle",
+        type=float,
+        default=10.0,
+        help="seconds to wait before each case, so memory freed by the previous one is cold again (see "
+        "measure.settle_memory); 0 measures back to back",
+    )
+    parser.add_argument(
         "--run-case", nargs=3, metavar=("CASE", "MINUTES", "COMPRESSION"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -192,6 +202,7 @@ def main() -> None:
         session_path(minutes)  # generate outside the timed subprocesses
         for compression in args.compression:
             for case in ("floor", "brand"):
+                settle_memory(args.settle)
                 command = [sys.executable, __file__, "--run-case", case, str(minutes), compression]
                 output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
                 rows.append(json.loads(output.strip().splitlines()[-1]))
