@@ -9,7 +9,9 @@ pynwb's write. A thread pool gathers each chunk of a block into a chunk-sized bu
 as HDF5 stores edge chunks) and encodes it (numpy copies, zlib and Blosc release the GIL); the calling
 thread only stores finished chunks in order with h5py's direct chunk write, a bounded number in flight. The
 file holds the same filters (deflate is filter 1, which any HDF5 reader opens without plugins) and its data
-read back as the bytes h5py's own write gives.
+read back as the bytes h5py's own write gives. A series whose data are spooled rows (a raw stream's samples, a
+processed stream's key) is written chunk by chunk from its spool files instead, without blocks
+(:mod:`.spooled_chunks`); its uncompressed chunks are then copied into place by the kernel.
 
 Typical use (what :func:`~neuroconv_brand.nwb.output_files.write_nwbfile` does)::
 
@@ -36,9 +38,10 @@ from .spooled_chunks import allocate_when_created, spooled_series, write_spooled
 from .write_threads import CHUNKS_IN_FLIGHT_PER_THREAD, write_threads
 
 #: The NeuroConv filter pipelines (``compressors``) whose datasets are written here: gzip alone, Blosc alone, and
-#: no filter (``None``, chunks stored as they are). Without filters only the gathering of each chunk moves to the
-#: pool; on a 1-minute raw session on 2 cores that took 0.1 s off writing the file in 12 of 12 alternating pairs
-#: (1.21 against 1.28 s, median), for 32 MB more memory (chunks in flight).
+#: no filter (``None``, chunks stored as they are). Without filters, from blocks, only the gathering of each chunk
+#: moves to the pool: on a 1-minute raw session on 2 cores that took 0.1 s off writing the file in 12 of 12
+#: alternating pairs (1.21 against 1.28 s, median), for 32 MB more memory (chunks in flight). From spooled rows
+#: the chunks are copied into place (:mod:`.spooled_chunks`): 0.47 s.
 DIRECT_PIPELINES = (("gzip",), ("Blosc",), None)
 
 
