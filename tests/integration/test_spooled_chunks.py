@@ -125,12 +125,18 @@ def test_uncompressed_chunks_are_copied_into_place_from_the_spool(
     assert rows.released_rows == rows.rows == truth.shape[0]  # the spool gave every row back
 
 
-def test_without_a_kernel_copy_the_rows_go_through_memory(session, h5py_written, monkeypatch):
+@pytest.mark.parametrize("kernel", ["refused", "absent"])
+def test_without_a_kernel_copy_the_rows_go_through_memory(session, h5py_written, kernel, monkeypatch):
+    """Files the kernel cannot copy between (another file system), or a system without ``copy_file_range``."""
+
     def refused(*args):
         raise OSError(errno.EXDEV, "Invalid cross-device link")
 
-    monkeypatch.setattr(os, "copy_file_range", refused)
-    path, _ = convert(session, "none_no_kernel_copy.nwb", "none")
+    if kernel == "refused":
+        monkeypatch.setattr(os, "copy_file_range", refused)
+    else:
+        monkeypatch.delattr(os, "copy_file_range")
+    path, _ = convert(session, f"none_{kernel}_kernel_copy.nwb", "none")
     with h5py.File(path, "r") as file:
         np.testing.assert_array_equal(file[RAW][:], session[1])
     assert_same_chunks(path, h5py_written["none"])

@@ -195,10 +195,13 @@ def _copy_ranges(ranges: list[tuple[int, int, int]], descriptor: int, place: int
     for source, offset, size in ranges:
         done = 0
         while done < size:
+            kernel_copy = getattr(os, "copy_file_range", None)  # Linux only
             try:
-                count = os.copy_file_range(
-                    source, descriptor, size - done, offset + done, place + written + done
-                )
+                count = 0
+                if kernel_copy is not None:
+                    count = kernel_copy(
+                        source, descriptor, size - done, offset + done, place + written + done
+                    )
             except OSError as error:
                 if error.errno not in _NO_KERNEL_COPY:
                     raise
