@@ -17,13 +17,13 @@ import numpy as np
 
 from ..graph.stream_specs import KeySpec
 from ..interruption import check_interrupted
-from .spool_files import SpooledArray
+from .spool_files import SpooledArray, SpooledFiles
 
 #: Channels per spooled group: the width of NeuroConv's ElectricalSeries chunks.
 COLUMN_GROUP_WIDTH = 64
 
 
-class SpooledColumnGroups:
+class SpooledColumnGroups(SpooledFiles):
     """One key's rows, ``(entries x samp, chan)``, in files of at most ``width`` adjacent channels each.
 
     Parameters
@@ -49,7 +49,7 @@ class SpooledColumnGroups:
         self.dtype = key.numpy_dtype.newbyteorder("=")
         self.row_shape = (key.chan,)
         self.bounds = [(first, min(first + width, key.chan)) for first in range(0, key.chan, width)]
-        self.groups = [
+        self.groups = self.members = [
             SpooledArray(Path(folder) / f"{stem}.c{first}.bin", self.dtype, (stop - first,), rows)
             for first, stop in self.bounds
         ]
@@ -100,16 +100,6 @@ class SpooledColumnGroups:
     def release(self, start: int, stop: int) -> bool:
         """Give rows ``[start, stop)`` of every group back to the file system (see :meth:`SpooledArray.release`)."""
         return all([group.release(start, stop) for group in self.groups])
-
-    def detach(self) -> None:
-        """Unlink every group's path (see :meth:`SpooledArray.detach`)."""
-        for group in self.groups:
-            group.detach()
-
-    def close(self) -> None:
-        """Close every group's file."""
-        for group in self.groups:
-            group.close()
 
     def unlink(self) -> None:
         """Close and remove every group's file."""

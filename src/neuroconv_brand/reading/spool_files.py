@@ -156,7 +156,23 @@ class SpooledKey(SpooledArray):
         self.key = key
 
 
-class SpooledParts:
+class SpooledFiles:
+    """Several spool files that live and die together (``members``): detached and closed as one."""
+
+    members: list
+
+    def detach(self) -> None:
+        """Unlink every member's path (see :meth:`SpooledArray.detach`)."""
+        for member in self.members:
+            member.detach()
+
+    def close(self) -> None:
+        """Close every member's files."""
+        for member in self.members:
+            member.close()
+
+
+class SpooledParts(SpooledFiles):
     """Arrays of the same row shape in several files, read as one: rows of the first part, then the next.
 
     What a stream read in id ranges by several processes leaves (one file per range, see
@@ -169,7 +185,7 @@ class SpooledParts:
     """
 
     def __init__(self, parts: list[SpooledArray]):
-        self.parts = list(parts)
+        self.parts = self.members = list(parts)
         self.starts = np.cumsum([0, *(part.rows for part in self.parts)])
         self.rows = int(self.starts[-1])
         self.row_shape = self.parts[0].row_shape
@@ -260,16 +276,6 @@ class SpooledParts:
             if end > begin and self.parts[number].release(begin - offset, end - offset):
                 released.append((begin, end))
         return released
-
-    def detach(self) -> None:
-        """Unlink every part's path (see :meth:`SpooledArray.detach`)."""
-        for part in self.parts:
-            part.detach()
-
-    def close(self) -> None:
-        """Close every part."""
-        for part in self.parts:
-            part.close()
 
 
 class KeptRows:
