@@ -121,3 +121,18 @@ def blosc_codec(values: tuple[int, ...], itemsize: int):
 
 def _as_is(chunk: np.ndarray) -> np.ndarray:
     return chunk
+
+
+def prepare_chunk(
+    piece: np.ndarray, buffer: np.ndarray, encoder: ChunkEncoder
+) -> tuple[np.ndarray, bytes | np.ndarray, int]:
+    """Gather ``piece`` into ``buffer`` (a full chunk, zero-padded past the piece) and encode it.
+
+    Returns ``(buffer, stored bytes, filter mask)``; for the pipeline without filters the stored bytes are the
+    buffer itself. Once copied, a chunk waiting to be stored no longer holds its block in memory.
+    """
+    if piece.shape != buffer.shape:
+        buffer.fill(0)  # HDF5 stores edge chunks whole
+    buffer[tuple(slice(0, size) for size in piece.shape)] = piece
+    stored, filter_mask = encoder.stored(buffer)
+    return buffer, stored, filter_mask

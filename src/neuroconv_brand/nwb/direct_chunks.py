@@ -24,18 +24,18 @@ Typical use (what :func:`~neuroconv_brand.nwb.output_files.write_nwbfile` does):
 from __future__ import annotations
 
 import itertools
-from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from hdmf.data_utils import AbstractDataChunkIterator, DataChunk
 
 from ..interruption import check_interrupted
-from .chunk_encoders import ChunkEncoder, chunk_encoder
+from .chunk_encoders import chunk_encoder, prepare_chunk
+from .chunks_in_order import ChunksInOrder
 from .spooled_chunks import allocate_when_created, spooled_series, write_spooled_chunks
-from .write_threads import CHUNKS_IN_FLIGHT_PER_THREAD, write_threads
+from .write_threads import write_threads
 
 #: The NeuroConv filter pipelines (``compressors``) whose datasets are written here: gzip alone, Blosc alone, and
 #: no filter (``None``, chunks stored as they are). Without filters, from blocks, only the gathering of each chunk
@@ -180,10 +180,12 @@ def fill_deferred_datasets(file, deferred: Sequence[DeferredDataset], threads: i
 def write_chunked(dataset, source: AbstractDataChunkIterator, pool: ThreadPoolExecutor, threads: int) -> None:
     """Write every block of ``source`` into ``dataset``, preparing whole chunks in ``pool``.
 
-    A block that covers whole chunks (edge chunks included) is cut into chunks; each is gathered into a
-    chunk-sized buffer and encoded in ``pool`` (:func:`prepare_chunk`), then stored as it is, in order. Any other
-    block, or a dataset whose pipeline has no encoder (:func:`~neuroconv_brand.nwb.chunk_encoders.chunk_encoder`),
-    is written through h5py (after the chunks in flight). At most ``2 * threads`` chunks are in flight and their
+    A series whose rows are spooled is written from its spool files (:mod:`.spooled_chunks`). Otherwise a block
+    that covers whole chunks (edge chunks included) is cut into chunks; each is gathered into a chunk-sized buffer
+    and encoded in ``pool`` (:func:`~neuroconv_brand.nwb.chunk_encoders.prepare_chunk`), then stored as it is, in
+    order (:class:`~neuroconv_brand.nwb.chunks_in_order.ChunksInOrder`). Any other block, or a dataset whose
+    pipeline has no encoder (:func:`~neuroconv_brand.nwb.chunk_encoders.chunk_encoder`), is written through h5py
+    (after the chunks in flight). At most ``2 * threads`` chunks are in flight and their
     buffers are reused, so memory holds at most two blocks of ``source`` (the chunks of one may wait for their
     copy while the next is read) plus those buffers and their encoded bytes.
     """
@@ -191,47 +193,18 @@ def write_chunked(dataset, source: AbstractDataChunkIterator, pool: ThreadPoolEx
     if series is not None and write_spooled_chunks(dataset, series, pool, threads):
         return
     encoder = chunk_encoder(dataset)
-    limit = CHUNKS_IN_FLIGHT_PER_THREAD * threads
-    in_flight: deque[tuple[tuple[int, ...], Future]] = deque()
-    free_buffers: list[np.ndarray] = []
-
-    def store_oldest() -> None:
-        offset, prepared = in_flight.popleft()
-        buffer, stored, filter_mask = prepared.result()
-        dataset.id.write_direct_chunk(offset, stored, filter_mask=filter_mask)
-        free_buffers.append(buffer)
-
+    chunks = ChunksInOrder(dataset, pool, threads)
     for block in _blocks(source):
         check_interrupted()
         selection = _as_slices(block.selection, dataset.shape)
         if encoder is None or selection is None or not _covers_whole_chunks(selection, dataset):
-            while in_flight:
-                store_oldest()
+            chunks.finish()
             dataset[block.selection] = block.data
             continue
         data = np.asarray(block.data, dtype=dataset.dtype)
         for offset, piece in _chunks_of(data, selection, dataset.chunks):
-            buffer = free_buffers.pop() if free_buffers else np.empty(dataset.chunks, dtype=dataset.dtype)
-            in_flight.append((offset, pool.submit(prepare_chunk, piece, buffer, encoder)))
-            while len(in_flight) >= limit:
-                store_oldest()
-    while in_flight:
-        store_oldest()
-
-
-def prepare_chunk(
-    piece: np.ndarray, buffer: np.ndarray, encoder: ChunkEncoder
-) -> tuple[np.ndarray, bytes | np.ndarray, int]:
-    """Gather ``piece`` into ``buffer`` (a full chunk, zero-padded past the piece) and encode it.
-
-    Returns ``(buffer, stored bytes, filter mask)``; for the pipeline without filters the stored bytes are the
-    buffer itself. Once copied, a chunk waiting to be stored no longer holds its block in memory.
-    """
-    if piece.shape != buffer.shape:
-        buffer.fill(0)  # HDF5 stores edge chunks whole
-    buffer[tuple(slice(0, size) for size in piece.shape)] = piece
-    stored, filter_mask = encoder.stored(buffer)
-    return buffer, stored, filter_mask
+            chunks.submit(offset, prepare_chunk, piece, chunks.buffer(), encoder)
+    chunks.finish()
 
 
 def _blocks(source: AbstractDataChunkIterator) -> Iterator[DataChunk]:

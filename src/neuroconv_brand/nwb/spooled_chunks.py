@@ -23,17 +23,17 @@ from __future__ import annotations
 
 import errno
 import os
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from ..interruption import check_interrupted
 from ..reading.read_once_rows import ReadOnceRows
 from ..reading.spool_files import KeptRows
-from .chunk_encoders import ChunkEncoder, chunk_encoder
-from .write_threads import CHUNKS_IN_FLIGHT_PER_THREAD
+from .chunk_encoders import ChunkEncoder, chunk_encoder, prepare_chunk
+from .chunks_in_order import ChunksInOrder
 
 #: ``copy_file_range`` errors that mean "not between these files": the rows are copied through memory instead.
 _NO_KERNEL_COPY = frozenset(
@@ -227,35 +227,22 @@ def _encode_chunks(
     dataset, series: SpooledSeries, encoder: ChunkEncoder, pool: ThreadPoolExecutor, threads: int
 ) -> bool:
     """Each chunk read from the spool into a buffer and encoded on ``pool``, stored in order by this thread."""
-    limit = CHUNKS_IN_FLIGHT_PER_THREAD * threads
-    in_flight: deque[tuple[tuple[int, int], Future, tuple[int, int] | None]] = deque()
-    free_buffers: list[np.ndarray] = []
-
-    def store_oldest() -> None:
-        offset, prepared, release = in_flight.popleft()
-        buffer, stored, filter_mask = prepared.result()
-        dataset.id.write_direct_chunk(offset, stored, filter_mask=filter_mask)
-        free_buffers.append(buffer)
-        if release is not None:  # the chunk row's last chunk
-            series.rows.release_rows(*release)
-
+    chunks = ChunksInOrder(dataset, pool, threads)
     bounds = _column_bounds(dataset)
     for start, count, spool_start in _chunk_rows(dataset, series):
         check_interrupted()
-        for number, (first, stop) in enumerate(bounds):
-            buffer = free_buffers.pop() if free_buffers else np.empty(dataset.chunks, dtype=dataset.dtype)
-            job = (series.rows, spool_start, count, first, stop, buffer, encoder)
-            release = (spool_start, spool_start + count) if number == len(bounds) - 1 else None
-            in_flight.append(((start, first), pool.submit(_read_and_encode, *job), release))
-            while len(in_flight) >= limit:
-                store_oldest()
-    while in_flight:
-        store_oldest()
+        for first, stop in bounds:
+            job = (series.rows, spool_start, count, first, stop, chunks.buffer(), encoder)
+            # The chunk row's rows leave the spool once its last chunk is stored.
+            release = partial(series.rows.release_rows, spool_start, spool_start + count)
+            last = (first, stop) == bounds[-1]
+            chunks.submit((start, first), _read_and_encode, *job, once_stored=release if last else None)
+    chunks.finish()
     return True
 
 
 def _read_and_encode(
-    rows: ReadOnceRows,
+    rows: ReadOnceRows | KeptRows,
     start: int,
     count: int,
     first: int,
@@ -265,8 +252,7 @@ def _read_and_encode(
 ) -> tuple[np.ndarray, bytes | np.ndarray, int]:
     """Read a chunk's rows from the spool into ``buffer`` (zero-padded at the edges) and encode it."""
     width = stop - first
-    if count != buffer.shape[0] or width != buffer.shape[1]:
-        buffer.fill(0)  # HDF5 stores edge chunks whole
+    # The full-width rows go straight into the buffer; a narrower last column is padded like any edge chunk.
     target = buffer if width == buffer.shape[1] else np.empty((count, width), dtype=buffer.dtype)
     # From the files themselves: the rows were checked to be spooled, and leave only once this chunk is stored.
     if not rows.spool.read_columns(start, start + count, first, stop, target):
@@ -274,6 +260,7 @@ def _read_and_encode(
             f"spooled rows {start}-{start + count} are not one group of channels {first}-{stop}"
         )
     if target is not buffer:
-        buffer[:count, :width] = target
+        return prepare_chunk(target, buffer, encoder)
+    buffer[count:] = 0  # HDF5 stores a last chunk row whole
     stored, filter_mask = encoder.stored(buffer)
     return buffer, stored, filter_mask

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..graph.stream_specs import KeySpec
 from ..interruption import check_interrupted
-from .spool_files import SpooledArray, SpooledFiles
+from .spool_files import SpooledArray, SpooledFiles, rows_into
 
 #: Channels per spooled group: the width of NeuroConv's ElectricalSeries chunks.
 COLUMN_GROUP_WIDTH = 64
@@ -80,20 +80,15 @@ class SpooledColumnGroups(SpooledFiles):
     def read_rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
         """Rows ``[start, stop)`` of every channel, as a new array or into ``out`` (see :meth:`SpooledArray.read_rows`)."""
         stop = min(stop, self.rows)
-        rows = max(stop - start, 0)
-        if out is None:
-            out = np.empty((rows, *self.row_shape), dtype=self.dtype)
-        if len(out) != rows:
-            out = out[:rows]
+        out = rows_into(out, stop - start, self.row_shape, self.dtype)
+        rows = len(out)
         if not rows:
             return out
         if len(self.groups) == 1:
             return self.groups[0].read_rows(start, stop, out)
-        piece = np.empty((rows, max(b - a for a, b in self.bounds)), dtype=self.dtype)
+        scratch = np.empty(rows * max(last - first for first, last in self.bounds), dtype=self.dtype)
         for (first, last), group in zip(self.bounds, self.groups):
-            part = piece[:, : last - first]
-            if not part.flags.c_contiguous:
-                part = np.empty((rows, last - first), dtype=self.dtype)
+            part = scratch[: rows * (last - first)].reshape(rows, last - first)  # contiguous, as preadv needs
             out[:, first:last] = group.read_rows(start, stop, part)
         return out
 

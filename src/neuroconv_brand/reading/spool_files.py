@@ -23,6 +23,14 @@ from .hole_punch import punch_hole
 from .stream_reader import EntryBatch
 
 
+def rows_into(out: np.ndarray | None, count: int, row_shape: tuple[int, ...], dtype) -> np.ndarray:
+    """Where a read of ``count`` rows goes: ``out`` cut to that many rows, or a new array of them."""
+    count = max(count, 0)
+    if out is None:
+        return np.empty((count, *row_shape), dtype=dtype)
+    return out if len(out) == count else out[:count]
+
+
 class SpooledArray:
     """An array of rows of shape ``row_shape`` in a file, appended in order.
 
@@ -72,12 +80,8 @@ class SpooledArray:
         """
         check_interrupted()
         stop = min(stop, self.rows)
-        rows = max(stop - start, 0)
-        if out is None:
-            out = np.empty((rows, *self.row_shape), dtype=self.dtype)
-        if len(out) != rows:
-            out = out[:rows]
-        if not rows:
+        out = rows_into(out, stop - start, self.row_shape, self.dtype)
+        if not len(out):
             return out
         view = memoryview(out).cast("B")
         done = 0
@@ -197,10 +201,7 @@ class SpooledParts(SpooledFiles):
         ``out`` is as in :meth:`SpooledArray.read_rows`.
         """
         start, stop = max(start, 0), min(stop, self.rows)
-        if out is None:
-            out = np.empty((max(stop - start, 0), *self.row_shape), dtype=self.dtype)
-        if len(out) != max(stop - start, 0):
-            out = out[: max(stop - start, 0)]
+        out = rows_into(out, stop - start, self.row_shape, self.dtype)
         if stop <= start:
             return out
         for number in range(self._part_of(start), self._part_of(stop - 1) + 1):  # each part's rows in place
