@@ -10,7 +10,6 @@ from typing import Literal
 
 import jsonschema
 from neuroconv import BaseDataInterface, NWBConverter
-from neuroconv.tools.nwb_helpers import get_default_backend_configuration
 from neuroconv.utils import get_json_schema_from_method_signature
 from pynwb import NWBFile
 
@@ -29,6 +28,7 @@ from .interfaces.registry import interface_class_for, recording_interface_class
 from .interfaces.stream_timestamps import BrandStreamTimestampsInterface
 from .nwb.backend_edits import apply_dataset_edits
 from .nwb.compression_presets import apply_compression_preset, parse_compression
+from .nwb.dataset_io import default_backend_configuration
 from .nwb.input_protection import check_output_is_not_input
 from .nwb.output_files import refuse_existing_output, write_nwbfile
 from .nwb.zarr_references import JsonZarrReferencesMixin
@@ -483,7 +483,7 @@ class BrandConverter(JsonZarrReferencesMixin, NWBConverter):
         check_output_is_not_input(nwbfile_path, self.input_files())
         refuse_existing_output(nwbfile_path, overwrite)
         nwbfile = self.create_nwbfile(metadata=metadata, conversion_options=conversion_options)
-        configuration = get_default_backend_configuration(nwbfile, backend=backend)
+        configuration = default_backend_configuration(nwbfile, backend=backend)
         if compression is not None:
             preset, codec, level = parse_compression(compression)
             apply_compression_preset(configuration, preset, codec=codec, level=level)

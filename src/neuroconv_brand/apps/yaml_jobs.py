@@ -25,12 +25,12 @@ from typing import Any
 
 import jsonschema
 from neuroconv import BaseDataInterface, NWBConverter
-from neuroconv.tools.nwb_helpers import get_default_backend_configuration
 from neuroconv.utils import dict_deep_update
 
 from ..errors import BrandError
 from ..interruption import deferred_interrupts, install_stop_handlers
 from ..nwb.backend_edits import apply_dataset_edits
+from ..nwb.dataset_io import default_backend_configuration
 from ..nwb.output_files import write_nwbfile
 from .yaml_specification import SessionTask, YamlSpecificationError
 
@@ -144,7 +144,7 @@ def _convert(task: SessionTask) -> None:
     _validate(converter, metadata, options, task)
     converter.temporally_align_data_interfaces(metadata=metadata, conversion_options=options)
     nwbfile = converter.create_nwbfile(metadata=metadata, conversion_options=options)
-    configuration = get_default_backend_configuration(nwbfile, backend=task.backend)
+    configuration = default_backend_configuration(nwbfile, backend=task.backend)
     apply_dataset_settings(configuration, task)
     write_nwbfile(nwbfile, task.nwbfile_path, backend_configuration=configuration, overwrite=task.overwrite)
 

@@ -16,7 +16,7 @@ import numpy as np
 from spikeinterface.core import BaseSorting, BaseSortingSegment
 
 from ..errors import GraphError
-from ..mechanisms.crossings import crossing_times, crossings_key
+from ..mechanisms.crossings import crossing_times, crossings_key, find_crossings
 from ..participant.electrode_map import map_channels_to_electrodes
 from ..reading.decoding import OnBadEntry
 from ..reading.stream_reader import EntryBatch, StreamReader, concatenate_batches
@@ -127,7 +127,7 @@ class BrandSortingExtractor(BaseSorting):
         spikes, timeline_parts = [], []
         offset = 0
         for batch in reader.iter_batches():
-            entry, sample, channel = np.nonzero(batch.data[self.key.name])  # (entries, samp, chan)
+            entry, sample, channel = find_crossings(batch.data[self.key.name])  # (entries, samp, chan)
             spikes.append((entry + offset, sample, channel))
             timeline_parts.append(EntryBatch(batch.stream, batch.ids, {}, batch.sync, batch.monotonic_ns))
             offset += len(batch)

@@ -15,7 +15,7 @@ from pynwb.misc import Units
 
 from ..errors import GraphError
 from ..graph.stream_specs import KeySpec
-from ..mechanisms.crossings import crossing_times, crossings_key
+from ..mechanisms.crossings import crossing_times, crossings_key, find_crossings
 from ..participant.electrode_map import ChannelElectrodes, map_channels_to_electrodes
 from ..reading.stream_spool import session_spool
 from ..timing.clocks import sample_rate
@@ -147,7 +147,7 @@ class BrandSpikeTimesInterface(BrandStreamInterface):
         spike_times = np.empty(int(counts.sum()), dtype=np.float64)
         filled = np.cumsum(counts) - counts  # next free position of each channel
         for first, count in blocks:
-            entry, sample, channel = np.nonzero(crossings(first, count))  # in time order
+            entry, sample, channel = find_crossings(crossings(first, count))  # in time order
             # Grouped by channel, time order kept: a stable radix sort (twice as fast as nonzero on a transpose).
             order = np.argsort(channel.astype(np.min_scalar_type(n_channels)), kind="stable")
             entry, sample, channel = entry[order], sample[order], channel[order]

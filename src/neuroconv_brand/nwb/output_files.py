@@ -160,7 +160,9 @@ def write_nwbfile(
 
     This is the second half of NeuroConv's customisation workflow: ``nwbfile = converter.create_nwbfile(...)``,
     ``config = get_default_backend_configuration(nwbfile, backend="hdf5")``, edit ``config``, then
-    ``write_nwbfile(nwbfile, path, backend_configuration=config)``.
+    ``write_nwbfile(nwbfile, path, backend_configuration=config)``. A configuration made with
+    :func:`~neuroconv_brand.nwb.dataset_io.default_backend_configuration` instead (the same defaults) is applied
+    without building the file twice more (:mod:`~neuroconv_brand.nwb.dataset_io`).
 
     Parameters
     ----------
@@ -180,17 +182,17 @@ def write_nwbfile(
         Threads preparing (gathering, compressing) the chunks of those datasets (HDF5); default
         :func:`~neuroconv_brand.nwb.write_threads.write_threads` (``$NEUROCONV_BRAND_WRITE_THREADS``, else the CPUs).
     """
-    from neuroconv.tools.nwb_helpers import configure_backend, get_default_backend_configuration
-
+    from .dataset_io import configure_datasets, default_backend_configuration, made_from
     from .direct_chunks import defer_chunked_datasets, fill_deferred_datasets
     from .zarr_references import nwb_io_class
 
     # NeuroConv's configure_and_write_nwbfile, with a full disk handled inside the writer's block, and the
     # time series' chunk-iterator datasets written with direct chunk writes once pynwb has written the file.
     if backend_configuration is None:
-        backend_configuration = get_default_backend_configuration(nwbfile, backend=backend or "hdf5")
+        backend_configuration = default_backend_configuration(nwbfile, backend=backend or "hdf5")
+    made_from_this_file = made_from(nwbfile, backend_configuration)
     remaining, deferred = defer_chunked_datasets(nwbfile, backend_configuration)
-    configure_backend(nwbfile=nwbfile, backend_configuration=remaining)
+    configure_datasets(nwbfile, remaining, made_from_this_file)
     with (
         atomic_output(nwbfile_path, overwrite=overwrite, inputs=inputs) as partial,
         _quiet_out_of_space_reports(),
