@@ -41,7 +41,7 @@ def _configured_io(nwbfile: NWBFile, configuration) -> dict[str, tuple]:
     for location, dataset in configuration.dataset_configurations.items():
         owner = objects[dataset.object_id]
         wrapped = owner.data if isinstance(owner, Data) else owner.fields[dataset.dataset_name]
-        settings = {key: value for key, value in getattr(wrapped, "io_settings", {}).items()}
+        settings = dict(getattr(wrapped, "io_settings", {}))
         found[location] = (type(wrapped).__name__, settings, type(getattr(wrapped, "data", None)).__name__)
     return found
 
@@ -127,3 +127,17 @@ def test_file_that_gained_a_dataset_is_refused_as_neuroconv_refuses_it(converter
     assert not made_from(nwbfile, configuration)
     with pytest.raises(ValueError, match="number of default configurations"):
         configure_datasets(nwbfile, configuration, made_from(nwbfile, configuration))
+
+
+def test_converter_write_builds_the_file_twice_not_four_times(clean_session, tmp_path, file_builds):
+    """``BrandConverter.write``: one build for the default configuration, one for pynwb's write; none to configure."""
+    import h5py
+
+    converter = BrandConverter(file_path=clean_session.rdb_path, streams=["sbp"])
+    path = converter.write(tmp_path / "written.nwb", compression="default")
+    assert len(file_builds) == 2
+    with h5py.File(path, "r") as file:
+        written = file["acquisition/sbp_samples/data"]
+        assert written.compression == "gzip"
+        truth = clean_session.truth.streams["sbp"].fields["samples"]
+        np.testing.assert_array_equal(written[:], truth.reshape(len(truth), -1))
